@@ -1,0 +1,134 @@
+//! The tensor handle: an `Arc` of (storage, layout, dtype). Cloning is cheap; views
+//! share storage and differ only in layout.
+
+use std::sync::Arc;
+
+use super::device::Device;
+use super::dtype::{DType, Element};
+use super::error::Result;
+use super::layout::{checked_numel, Layout};
+use super::storage::{CpuBuffer, Storage};
+use crate::bail;
+
+#[derive(Clone)]
+pub struct Tensor(Arc<TensorImpl>);
+
+pub struct TensorImpl {
+    storage: Storage,
+    layout: Layout,
+    dtype: DType,
+}
+
+impl Tensor {
+    pub fn from_parts(storage: Storage, layout: Layout, dtype: DType) -> Tensor {
+        Tensor(Arc::new(TensorImpl {
+            storage,
+            layout,
+            dtype,
+        }))
+    }
+
+    /// A new contiguous, zero-filled tensor.
+    pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
+        let layout = Layout::contiguous(shape)?;
+        let n = checked_numel(shape)?;
+        let buf = CpuBuffer::zeroed(n * dtype.size())?;
+        Ok(Tensor::from_parts(
+            Storage::Cpu(Arc::new(buf)),
+            layout,
+            dtype,
+        ))
+    }
+
+    /// A contiguous 1-D tensor holding `data`.
+    pub fn from_vec<T: Element>(data: &[T], shape: &[usize]) -> Result<Tensor> {
+        if checked_numel(shape)? != data.len() {
+            bail!(Value, "{} values do not fill shape {shape:?}", data.len());
+        }
+        let t = Tensor::zeros(shape, T::DTYPE)?;
+        // SAFETY: fresh contiguous buffer of exactly data.len() elements of T.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), t.data_ptr() as *mut T, data.len()) };
+        Ok(t)
+    }
+
+    /// Same storage, another layout: the primitive behind every view.
+    pub fn with_layout(&self, layout: Layout) -> Tensor {
+        Tensor::from_parts(self.0.storage.clone(), layout, self.0.dtype)
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.0.layout
+    }
+    pub fn shape(&self) -> &[usize] {
+        &self.0.layout.shape
+    }
+    pub fn strides(&self) -> &[isize] {
+        &self.0.layout.strides
+    }
+    pub fn offset(&self) -> usize {
+        self.0.layout.offset
+    }
+    pub fn ndim(&self) -> usize {
+        self.0.layout.ndim()
+    }
+    pub fn numel(&self) -> usize {
+        self.0.layout.numel()
+    }
+    pub fn dtype(&self) -> DType {
+        self.0.dtype
+    }
+    pub fn device(&self) -> Device {
+        self.0.storage.device()
+    }
+    pub fn storage(&self) -> &Storage {
+        &self.0.storage
+    }
+    pub fn is_contiguous(&self) -> bool {
+        self.0.layout.is_contiguous()
+    }
+    pub fn is_readonly(&self) -> bool {
+        self.0.storage.cpu().readonly()
+    }
+
+    /// Address of the element at the layout's offset (index 0 of every dim).
+    pub fn data_ptr(&self) -> *mut u8 {
+        let base = self.0.storage.cpu().as_ptr();
+        // SAFETY: offsets are produced by Layout arithmetic inside the buffer.
+        unsafe { base.add(self.0.layout.offset * self.0.dtype.size()) }
+    }
+
+    /// Address of the element at absolute storage offset `offset` (in elements).
+    pub fn data_ptr_at(&self, offset: usize) -> *mut u8 {
+        let base = self.0.storage.cpu().as_ptr();
+        // SAFETY: callers pass offsets of layouts over this storage.
+        unsafe { base.add(offset * self.0.dtype.size()) }
+    }
+
+    pub fn shares_storage(&self, other: &Tensor) -> bool {
+        self.0.storage.same(&other.0.storage)
+    }
+
+    /// Whether two tensors may touch the same bytes (conservative: compares spans).
+    pub fn may_overlap(&self, other: &Tensor) -> bool {
+        if !self.shares_storage(other) || self.numel() == 0 || other.numel() == 0 {
+            return false;
+        }
+        let (a0, a1) = self.byte_span();
+        let (b0, b1) = other.byte_span();
+        a0 < b1 && b0 < a1
+    }
+
+    fn byte_span(&self) -> (isize, isize) {
+        let (lo, hi) = self.0.layout.span();
+        let s = self.0.dtype.size() as isize;
+        (lo * s, hi * s)
+    }
+
+    /// Errors unless this tensor's memory may be written.
+    pub fn check_writable(&self) -> Result<()> {
+        if self.is_readonly() {
+            bail!(Runtime, "this tensor is read-only (it shares memory with a read-only array); copy it with .clone() before writing");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,24 @@
+//! CPU kernels. Each works on raw pointers plus layouts handed down by `ops/`, reads
+//! strided inputs in place and splits large work across the rayon pool.
+
+pub mod copy;
+pub mod fill;
+pub mod random;
+pub mod select;
+
+/// Below this many elements an op stays on the calling thread: a rayon fork/join costs
+/// a few microseconds, more than the work it would split.
+pub const PARALLEL_MIN: usize = 1 << 15;
+
+/// A raw pointer that may cross into rayon tasks; every task touches disjoint elements.
+#[derive(Clone, Copy)]
+pub struct SendPtr<T>(pub *mut T);
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+
+impl<T> SendPtr<T> {
+    #[inline(always)]
+    pub fn get(self) -> *mut T {
+        self.0
+    }
+}

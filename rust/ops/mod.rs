@@ -1,0 +1,10 @@
+//! Tensor-level operations: argument checks, layouts and dtype dispatch, then a call
+//! into a `cpu/` kernel. Views only build layouts; everything else allocates a result.
+
+pub mod copy;
+pub mod create;
+pub mod index;
+pub mod manip;
+pub mod view;
+
+pub use index::IndexItem;
