@@ -1,1 +1,50 @@
-//! Python bindings (written next).
+//! The PyO3 layer: `ferrograd._core`. It converts Python arguments, releases the GIL
+//! around long work, and maps core errors to Python exceptions; it holds no maths.
+
+use pyo3::prelude::*;
+
+mod convert;
+mod device;
+mod dlpack;
+mod dtype;
+mod errors;
+mod functions;
+mod index;
+mod interop;
+mod random;
+mod tensor;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<tensor::PyTensor>()?;
+    m.add_class::<dtype::PyDType>()?;
+    m.add_class::<device::PyDevice>()?;
+    m.add_class::<random::PyGenerator>()?;
+    for d in crate::core::DType::ALL {
+        m.add(d.name(), dtype::PyDType(d))?;
+    }
+    m.add_function(wrap_pyfunction!(dtype::set_default_dtype, m)?)?;
+    m.add_function(wrap_pyfunction!(dtype::get_default_dtype, m)?)?;
+    m.add_function(wrap_pyfunction!(device::set_default_device, m)?)?;
+    m.add_function(wrap_pyfunction!(device::get_default_device, m)?)?;
+    m.add_function(wrap_pyfunction!(random::manual_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(random::initial_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::_full, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::_arange, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::_linspace, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::_eye, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::_random, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::_as_tensor, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::from_numpy, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::from_dlpack, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::concat, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::stack, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::tile, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::repeat, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::roll, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::tril, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::triu, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::nonzero, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::broadcast_shapes, m)?)?;
+    Ok(())
+}

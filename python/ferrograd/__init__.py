@@ -1,0 +1,119 @@
+"""ferrograd: tensors with PyTorch's feel, numpy's reach and a readable Rust core."""
+
+from __future__ import annotations
+
+from . import _core
+from ._core import (
+    Generator,
+    Tensor,
+    bfloat16,
+    concat,
+    device,
+    dtype,
+    float16,
+    float32,
+    float64,
+    from_dlpack,
+    from_numpy,
+    get_default_device,
+    get_default_dtype,
+    initial_seed,
+    int8,
+    int16,
+    int32,
+    int64,
+    manual_seed,
+    nonzero,
+    repeat,
+    roll,
+    set_default_device,
+    set_default_dtype,
+    stack,
+    tile,
+    tril,
+    triu,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+)
+from ._core import bool as bool  # noqa: PLC0414  (shadows the builtin, as in PyTorch)
+from ._creation import (
+    arange,
+    asarray,
+    empty,
+    empty_like,
+    eye,
+    full,
+    full_like,
+    linspace,
+    normal,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    tensor,
+    uniform,
+    zeros,
+    zeros_like,
+)
+from ._manip import (
+    array_split,
+    atleast_1d,
+    broadcast_arrays,
+    broadcast_tensors,
+    broadcast_to,
+    cat,
+    chunk,
+    clone,
+    contiguous,
+    diagonal,
+    expand_dims,
+    flatten,
+    flip,
+    meshgrid,
+    moveaxis,
+    narrow,
+    permute,
+    permute_dims,
+    reshape,
+    split,
+    squeeze,
+    swapaxes,
+    transpose,
+    unbind,
+    unflatten,
+    unsqueeze,
+    unstack,
+)
+from ._core import broadcast_shapes
+from . import _methods  # noqa: F401  (adds the Python-implemented Tensor methods)
+
+__version__ = "0.1.0"
+
+# PyTorch's dtype aliases.
+float = float32  # noqa: A001
+double = float64
+half = float16
+long = int64
+int = int32  # noqa: A001
+short = int16
+uint = uint32
+
+_DTYPES = {d.name: d for d in (bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
+                                 float16, bfloat16, float32, float64)}
+
+
+def _dtype_from_name(name: str) -> dtype:
+    return _DTYPES[name]
+
+
+def numel(x: Tensor) -> int:
+    return x.numel()
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)

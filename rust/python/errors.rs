@@ -1,0 +1,51 @@
+//! The one conversion from core errors to Python exceptions, and the helper that runs
+//! long work without the GIL and turns a Rust panic into a RuntimeError.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use pyo3::exceptions::{PyIndexError, PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::core::Error;
+
+impl From<Error> for PyErr {
+    fn from(e: Error) -> PyErr {
+        match e {
+            Error::Value(m) => PyValueError::new_err(m),
+            Error::Type(m) => PyTypeError::new_err(m),
+            Error::Index(m) => PyIndexError::new_err(m),
+            Error::OutOfMemory(m) => PyMemoryError::new_err(m),
+            Error::Runtime(m) => PyRuntimeError::new_err(m),
+        }
+    }
+}
+
+/// Work below this many elements keeps the GIL: releasing it costs more than it saves.
+const NOGIL_MIN: usize = 1 << 14;
+
+/// Runs `f`, releasing the GIL when `work` (elements touched) is large, and reports a
+/// panic as a RuntimeError instead of unwinding into Python.
+pub fn run<T: Send>(
+    py: Python<'_>,
+    work: usize,
+    f: impl FnOnce() -> crate::core::Result<T> + Send,
+) -> PyResult<T> {
+    let guarded = move || {
+        catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Err(Error::Runtime(format!(
+                "internal error in ferrograd (please report): {msg}"
+            )))
+        })
+    };
+    let out = if work >= NOGIL_MIN {
+        py.detach(guarded)
+    } else {
+        guarded()
+    };
+    out.map_err(PyErr::from)
+}

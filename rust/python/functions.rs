@@ -1,0 +1,293 @@
+//! Namespace functions backed by Rust (`ferrograd._core._zeros`, ...). The public
+//! signatures (PyTorch and Array API spellings) are in `python/ferrograd/_creation.py`.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use super::convert::{dims_of, scalar_dtype, scalar_of, shape_of, to_tensor};
+use super::device::device_arg;
+use super::dtype::{default_float, opt_dtype};
+use super::errors::run;
+use super::random::{with_generator, PyGenerator};
+use super::tensor::PyTensor;
+use crate::core::{DType, Scalar, Tensor};
+use crate::ops::{copy, create, manip};
+
+fn scalar_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Scalar> {
+    if let Some(s) = scalar_of(obj)? {
+        return Ok(s);
+    }
+    if let Ok(t) = obj.cast::<PyTensor>() {
+        if t.get().t.numel() == 1 {
+            return Ok(copy::item(&t.get().t));
+        }
+    }
+    Err(PyValueError::new_err(format!(
+        "{what} must be a number, got {}",
+        obj.get_type().name()?
+    )))
+}
+
+#[pyfunction]
+#[pyo3(signature = (shape, fill_value, dtype=None, device=None))]
+pub fn _full(
+    py: Python<'_>,
+    shape: &Bound<'_, PyAny>,
+    fill_value: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyTensor> {
+    device_arg(device)?;
+    let shape = shape_of(&dims_of(shape)?)?;
+    let v = scalar_arg(fill_value, "fill_value")?;
+    let d = opt_dtype(dtype)?.unwrap_or_else(|| scalar_dtype(v));
+    Ok(run(py, 0, move || create::full(&shape, v, d))?.into())
+}
+
+#[pyfunction]
+#[pyo3(signature = (start, stop, step, dtype=None, device=None))]
+pub fn _arange(
+    start: &Bound<'_, PyAny>,
+    stop: &Bound<'_, PyAny>,
+    step: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyTensor> {
+    device_arg(device)?;
+    let (a, b, s) = (
+        scalar_arg(start, "start")?,
+        scalar_arg(stop, "stop")?,
+        scalar_arg(step, "step")?,
+    );
+    let any_float = [a, b, s].iter().any(|x| matches!(x, Scalar::Float(_)));
+    let d = opt_dtype(dtype)?.unwrap_or(if any_float {
+        default_float()
+    } else {
+        DType::I64
+    });
+    Ok(create::arange(a, b, s, d)?.into())
+}
+
+#[pyfunction]
+#[pyo3(signature = (start, stop, num, endpoint=true, dtype=None, device=None))]
+pub fn _linspace(
+    start: f64,
+    stop: f64,
+    num: i64,
+    endpoint: bool,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyTensor> {
+    device_arg(device)?;
+    let num = usize::try_from(num).map_err(|_| {
+        PyValueError::new_err(format!("linspace: num must be non-negative, got {num}"))
+    })?;
+    let d = opt_dtype(dtype)?.unwrap_or_else(default_float);
+    Ok(create::linspace(start, stop, num, endpoint, d)?.into())
+}
+
+#[pyfunction]
+#[pyo3(signature = (n, m=None, k=0, dtype=None, device=None))]
+pub fn _eye(
+    n: i64,
+    m: Option<i64>,
+    k: i64,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyTensor> {
+    device_arg(device)?;
+    let shape = shape_of(&[n, m.unwrap_or(n)])?;
+    let d = opt_dtype(dtype)?.unwrap_or_else(default_float);
+    Ok(create::eye(shape[0], shape[1], k, d)?.into())
+}
+
+/// `kind`: "uniform" (a=low, b=high), "normal" (a=mean, b=std) or "integers" (a=low, b=high).
+#[pyfunction]
+#[pyo3(signature = (kind, shape, a, b, dtype=None, device=None, generator=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn _random(
+    py: Python<'_>,
+    kind: &str,
+    shape: &Bound<'_, PyAny>,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    generator: Option<&Bound<'_, PyGenerator>>,
+) -> PyResult<PyTensor> {
+    device_arg(device)?;
+    let shape = shape_of(&dims_of(shape)?)?;
+    let (a, b) = (scalar_arg(a, "low/mean")?, scalar_arg(b, "high/std")?);
+    let (dist, default) = match kind {
+        "uniform" => (
+            create::Distribution::Uniform {
+                low: a.to_f64(),
+                high: b.to_f64(),
+            },
+            default_float(),
+        ),
+        "normal" => (
+            create::Distribution::Normal {
+                mean: a.to_f64(),
+                std: b.to_f64(),
+            },
+            default_float(),
+        ),
+        "integers" => (
+            create::Distribution::Integers {
+                low: a.to_i64(),
+                high: b.to_i64(),
+            },
+            DType::I64,
+        ),
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "unknown distribution {kind:?}"
+            )))
+        }
+    };
+    let d = opt_dtype(dtype)?.unwrap_or(default);
+    let n: usize = shape.iter().product();
+    let out = with_generator(generator, |g| {
+        let mut local = g.clone();
+        let r = run(py, n, move || {
+            create::random(&mut local, &shape, dist, d).map(|t| (t, local))
+        });
+        r.map(|(t, local)| {
+            *g = local;
+            t
+        })
+    })?;
+    Ok(out.into())
+}
+
+#[pyfunction]
+pub fn from_numpy(a: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    let np = a.py().import("numpy")?;
+    if !a.is_instance(&np.getattr("ndarray")?)? {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "from_numpy expects a numpy.ndarray, got {}",
+            a.get_type().name()?
+        )));
+    }
+    Ok(super::interop::from_array_interface(a)?.into())
+}
+
+#[pyfunction]
+pub fn from_dlpack(x: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    Ok(super::dlpack::import(x)?.into())
+}
+
+/// Tensor-like input as a tensor: shares memory when it can, converts `dtype` if given.
+#[pyfunction]
+#[pyo3(signature = (obj, dtype=None))]
+pub fn _as_tensor(obj: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+    Ok(to_tensor(obj, opt_dtype(dtype)?)?.into())
+}
+
+fn tensors_of(seq: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
+    seq.try_iter()?.map(|t| to_tensor(&t?, None)).collect()
+}
+
+#[pyfunction]
+#[pyo3(signature = (tensors, axis=0))]
+pub fn concat(py: Python<'_>, tensors: &Bound<'_, PyAny>, axis: i64) -> PyResult<PyTensor> {
+    let ts = tensors_of(tensors)?;
+    let n = ts.iter().map(|t| t.numel()).sum();
+    Ok(run(py, n, move || manip::concat(&ts, axis))?.into())
+}
+
+#[pyfunction]
+#[pyo3(signature = (tensors, axis=0))]
+pub fn stack(py: Python<'_>, tensors: &Bound<'_, PyAny>, axis: i64) -> PyResult<PyTensor> {
+    let ts = tensors_of(tensors)?;
+    let n = ts.iter().map(|t| t.numel()).sum();
+    Ok(run(py, n, move || manip::stack(&ts, axis))?.into())
+}
+
+#[pyfunction]
+pub fn tile(py: Python<'_>, x: &Bound<'_, PyAny>, reps: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    let reps = shape_of(&dims_of(reps)?)?;
+    Ok(run(py, t.numel(), move || manip::tile(&t, &reps))?.into())
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, repeats, axis=None))]
+pub fn repeat(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    repeats: &Bound<'_, PyAny>,
+    axis: Option<i64>,
+) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    let reps = shape_of(&dims_of(repeats)?)?;
+    Ok(run(py, t.numel(), move || manip::repeat(&t, &reps, axis))?.into())
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, shift, axis=None))]
+pub fn roll(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    shift: &Bound<'_, PyAny>,
+    axis: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    let shifts = dims_of(shift)?;
+    let axes = match axis {
+        Some(a) if !a.is_none() => dims_of(a)?,
+        _ => vec![],
+    };
+    let shifts = if shifts.len() == 1 && axes.len() > 1 {
+        vec![shifts[0]; axes.len()]
+    } else {
+        shifts
+    };
+    Ok(run(py, t.numel(), move || manip::roll(&t, &shifts, &axes))?.into())
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, k=0))]
+pub fn tril(py: Python<'_>, x: &Bound<'_, PyAny>, k: i64) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    Ok(run(py, t.numel(), move || manip::triangle(&t, k, true))?.into())
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, k=0))]
+pub fn triu(py: Python<'_>, x: &Bound<'_, PyAny>, k: i64) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    Ok(run(py, t.numel(), move || manip::triangle(&t, k, false))?.into())
+}
+
+/// Per-dim index tensors of the non-zero elements (numpy's `nonzero`).
+#[pyfunction]
+pub fn nonzero<'py>(py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+    let t = to_tensor(x, None)?;
+    if t.ndim() == 0 {
+        return Err(PyValueError::new_err(
+            "nonzero of a 0-d tensor is not defined; use atleast_1d first",
+        ));
+    }
+    let parts: Vec<PyTensor> = crate::ops::index::nonzero(&t)?
+        .into_iter()
+        .map(PyTensor::from)
+        .collect();
+    PyTuple::new(py, parts)
+}
+
+#[pyfunction]
+#[pyo3(signature = (*shapes))]
+pub fn broadcast_shapes<'py>(
+    py: Python<'py>,
+    shapes: &Bound<'py, PyTuple>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let mut out: Vec<usize> = vec![];
+    for s in shapes.iter() {
+        let s = shape_of(&dims_of(&s)?)?;
+        out = crate::core::broadcast_shapes(&out, &s)?.to_vec();
+    }
+    PyTuple::new(py, out)
+}

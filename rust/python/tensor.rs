@@ -1,0 +1,503 @@
+//! `ferrograd.Tensor`: attributes, conversions, views and indexing. Maths lives in the
+//! core; each method here converts arguments, calls one core function, wraps the result.
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::IntoPyObjectExt;
+
+use super::convert::{dims_from_args, dims_of, scalar_of, scalar_to_py, to_tensor};
+use super::device::{to_device, PyDevice};
+use super::dtype::{to_dtype, PyDType};
+use super::errors::run;
+use crate::core::{DType, Scalar, Tensor};
+use crate::ops::{copy, manip};
+
+#[pyclass(name = "Tensor", module = "ferrograd", subclass, frozen, weakref)]
+pub struct PyTensor {
+    pub t: Tensor,
+}
+
+impl From<Tensor> for PyTensor {
+    fn from(t: Tensor) -> Self {
+        PyTensor { t }
+    }
+}
+
+fn one_element(t: &Tensor, what: &str) -> PyResult<Scalar> {
+    if t.numel() != 1 {
+        return Err(PyValueError::new_err(format!(
+            "{what} needs a tensor with exactly one element, got shape {:?} ({} elements)",
+            t.shape(),
+            t.numel()
+        )));
+    }
+    Ok(copy::item(t))
+}
+
+fn helper<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    py.import("ferrograd._helpers")?.getattr(name)
+}
+
+impl PyTensor {
+    fn astype_impl(&self, py: Python<'_>, d: DType, force_copy: bool) -> PyResult<PyTensor> {
+        if d == self.t.dtype() && !force_copy {
+            return Ok(self.t.clone().into());
+        }
+        let t = self.t.clone();
+        Ok(run(py, t.numel(), move || copy::astype(&t, d))?.into())
+    }
+}
+
+#[pymethods]
+impl PyTensor {
+    // ---- attributes -----------------------------------------------------------------
+    #[getter]
+    fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.t.shape())
+    }
+    #[getter]
+    fn ndim(&self) -> usize {
+        self.t.ndim()
+    }
+    /// Number of elements (numpy's `size`); PyTorch's `size()` is `shape`.
+    #[getter]
+    fn size(&self) -> usize {
+        self.t.numel()
+    }
+    fn numel(&self) -> usize {
+        self.t.numel()
+    }
+    fn dim(&self) -> usize {
+        self.t.ndim()
+    }
+    #[getter]
+    fn dtype(&self) -> PyDType {
+        PyDType(self.t.dtype())
+    }
+    #[getter]
+    fn device(&self) -> PyDevice {
+        PyDevice::cpu()
+    }
+    #[getter]
+    fn strides<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.t.strides())
+    }
+    fn stride<'py>(&self, py: Python<'py>, dim: Option<i64>) -> PyResult<Py<PyAny>> {
+        match dim {
+            None => self.strides(py)?.into_py_any(py),
+            Some(d) => {
+                self.t.strides()[crate::core::normalize_axis(d, self.t.ndim())?].into_py_any(py)
+            }
+        }
+    }
+    fn storage_offset(&self) -> usize {
+        self.t.offset()
+    }
+    fn data_ptr(&self) -> usize {
+        self.t.data_ptr() as usize
+    }
+    #[getter]
+    fn itemsize(&self) -> usize {
+        self.t.dtype().size()
+    }
+    #[getter]
+    fn nbytes(&self) -> usize {
+        self.t.numel() * self.t.dtype().size()
+    }
+    fn element_size(&self) -> usize {
+        self.t.dtype().size()
+    }
+    fn is_contiguous(&self) -> bool {
+        self.t.is_contiguous()
+    }
+    fn is_floating_point(&self) -> bool {
+        self.t.dtype().is_float()
+    }
+    #[getter]
+    fn is_readonly(&self) -> bool {
+        self.t.is_readonly()
+    }
+    /// Whether two tensors share memory (numpy's `shares_memory` for views).
+    fn shares_memory_with(&self, other: &PyTensor) -> bool {
+        self.t.shares_storage(&other.t)
+    }
+
+    // ---- Python protocol --------------------------------------------------------------
+    fn __len__(&self) -> PyResult<usize> {
+        match self.t.shape().first() {
+            Some(&n) => Ok(n),
+            None => Err(PyTypeError::new_err("len() of a 0-d tensor")),
+        }
+    }
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let n = self.__len__()?;
+        let items: Vec<PyTensor> = (0..n)
+            .map(|i| Ok(self.t.select(0, i as i64)?.into()))
+            .collect::<PyResult<_>>()?;
+        Ok(PyList::new(py, items)?.try_iter()?.into_any())
+    }
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        helper(slf.py(), "format_tensor")?.call1((slf,))?.extract()
+    }
+    fn __str__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        Self::__repr__(slf)
+    }
+    fn __format__(slf: &Bound<'_, Self>, spec: &str) -> PyResult<String> {
+        if spec.is_empty() {
+            return Self::__repr__(slf);
+        }
+        let v = Self::item(slf.get(), slf.py())?;
+        v.bind(slf.py())
+            .call_method1("__format__", (spec,))?
+            .extract()
+    }
+    fn item(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        scalar_to_py(py, one_element(&self.t, "item()")?)
+    }
+    fn tolist(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        Ok(helper(slf.py(), "tolist")?.call1((slf,))?.unbind())
+    }
+    fn __float__(&self) -> PyResult<f64> {
+        Ok(one_element(&self.t, "float()")?.to_f64())
+    }
+    fn __int__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match one_element(&self.t, "int()")? {
+            Scalar::Float(f) if !f.is_finite() => Err(PyValueError::new_err(format!(
+                "cannot convert {f} to an integer"
+            ))),
+            Scalar::Float(f) => py
+                .import("builtins")?
+                .call_method1("int", (f,))
+                .map(|v| v.unbind()),
+            Scalar::UInt(u) => u.into_py_any(py),
+            s => s.to_i64().into_py_any(py),
+        }
+    }
+    fn __bool__(&self) -> PyResult<bool> {
+        if self.t.numel() != 1 {
+            return Err(PyValueError::new_err(format!(
+                "the truth value of a tensor with {} elements is ambiguous: use .any() or .all()",
+                self.t.numel()
+            )));
+        }
+        Ok(copy::item(&self.t).to_f64() != 0.0)
+    }
+    fn __index__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if !self.t.dtype().is_int() && self.t.dtype() != DType::Bool {
+            return Err(PyTypeError::new_err(format!(
+                "only integer tensors can be used as an index, got {}",
+                self.t.dtype()
+            )));
+        }
+        self.__int__(py)
+    }
+    fn __hash__(slf: &Bound<'_, Self>) -> isize {
+        slf.as_ptr() as isize
+    }
+
+    // ---- interop ---------------------------------------------------------------------
+    #[getter]
+    fn __array_interface__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        super::interop::array_interface(py, &self.t)
+    }
+    #[pyo3(signature = (dtype=None, copy=None))]
+    fn __array__<'py>(
+        slf: &Bound<'py, Self>,
+        dtype: Option<&Bound<'py, PyAny>>,
+        copy: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let np = slf.py().import("numpy")?;
+        let arr = np.call_method1("asarray", (slf,))?;
+        let arr = match dtype {
+            Some(d) if !d.is_none() => arr.call_method1("astype", (d,))?,
+            _ if copy == Some(true) => arr.call_method0("copy")?,
+            _ => arr,
+        };
+        Ok(arr)
+    }
+    /// A numpy array sharing this tensor's memory.
+    #[pyo3(signature = (*, force=false))]
+    fn numpy<'py>(slf: &Bound<'py, Self>, force: bool) -> PyResult<Bound<'py, PyAny>> {
+        let arr = slf.py().import("numpy")?.call_method1("asarray", (slf,))?;
+        if force {
+            return arr.call_method0("copy");
+        }
+        Ok(arr)
+    }
+    #[pyo3(signature = (*, stream=None, max_version=None, dl_device=None, copy=None))]
+    fn __dlpack__(
+        &self,
+        py: Python<'_>,
+        stream: Option<&Bound<'_, PyAny>>,
+        max_version: Option<(u32, u32)>,
+        dl_device: Option<(i32, i32)>,
+        copy: Option<bool>,
+    ) -> PyResult<Py<PyAny>> {
+        let _ = stream; // CPU memory needs no stream synchronisation.
+        if let Some((kind, _)) = dl_device {
+            if kind != 1 {
+                return Err(pyo3::exceptions::PyBufferError::new_err(format!(
+                    "cannot export a CPU tensor to DLPack device type {kind}"
+                )));
+            }
+        }
+        let t = if copy == Some(true) {
+            copy::contiguous_copy(&self.t)?
+        } else {
+            self.t.clone()
+        };
+        super::dlpack::export(py, &t, max_version.is_some_and(|v| v.0 >= 1))
+    }
+    fn __dlpack_device__(&self) -> (i32, i32) {
+        (1, 0)
+    }
+
+    // ---- dtype and device conversion --------------------------------------------------
+    #[pyo3(signature = (dtype, copy=true))]
+    fn astype(&self, py: Python<'_>, dtype: &Bound<'_, PyAny>, copy: bool) -> PyResult<PyTensor> {
+        self.astype_impl(py, to_dtype(dtype)?, copy)
+    }
+    /// `to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other)`, `to(dtype=, device=)`.
+    #[pyo3(signature = (*args, dtype=None, device=None, copy=false))]
+    fn to(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        copy: bool,
+    ) -> PyResult<PyTensor> {
+        let mut target = self.t.dtype();
+        let mut dev: Option<PyDevice> = None;
+        for a in args.iter() {
+            if let Ok(other) = a.cast::<PyTensor>() {
+                target = other.get().t.dtype();
+            } else if let Ok(d) = to_device(&a) {
+                dev = Some(d);
+            } else {
+                target = to_dtype(&a)?;
+            }
+        }
+        if let Some(d) = dtype.filter(|d| !d.is_none()) {
+            target = to_dtype(d)?;
+        }
+        if let Some(d) = device.filter(|d| !d.is_none()) {
+            dev = Some(to_device(d)?);
+        }
+        if let Some(d) = dev {
+            d.backend()?;
+        }
+        self.astype_impl(py, target, copy)
+    }
+    fn cpu(&self) -> PyTensor {
+        self.t.clone().into()
+    }
+    fn float(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.astype_impl(py, DType::F32, false)
+    }
+    fn double(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.astype_impl(py, DType::F64, false)
+    }
+    fn half(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.astype_impl(py, DType::F16, false)
+    }
+    fn bfloat16(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.astype_impl(py, DType::BF16, false)
+    }
+    fn long(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.astype_impl(py, DType::I64, false)
+    }
+    fn int(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.astype_impl(py, DType::I32, false)
+    }
+    fn short(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.astype_impl(py, DType::I16, false)
+    }
+    fn byte(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.astype_impl(py, DType::U8, false)
+    }
+    fn bool(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.astype_impl(py, DType::Bool, false)
+    }
+
+    // ---- views -----------------------------------------------------------------------
+    #[pyo3(signature = (*shape))]
+    fn reshape(&self, py: Python<'_>, shape: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+        let dims = dims_from_args(shape)?;
+        let t = self.t.clone();
+        Ok(run(py, t.numel(), move || t.reshape(&dims))?.into())
+    }
+    #[pyo3(signature = (*shape))]
+    fn view(&self, shape: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+        if shape.len() == 1 {
+            if let Ok(d) = to_dtype(&shape.get_item(0)?) {
+                if d.size() != self.t.dtype().size() {
+                    return Err(PyTypeError::new_err(format!(
+                        "view as {d} needs an element size of {} bytes",
+                        self.t.dtype().size()
+                    )));
+                }
+                return Ok(Tensor::from_parts(
+                    self.t.storage().clone(),
+                    self.t.layout().clone(),
+                    d,
+                )
+                .into());
+            }
+        }
+        Ok(self.t.view(&dims_from_args(shape)?)?.into())
+    }
+    #[pyo3(signature = (*axes))]
+    fn permute(&self, axes: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+        Ok(self.t.permute(&dims_from_args(axes)?)?.into())
+    }
+    fn transpose(&self, dim0: i64, dim1: i64) -> PyResult<PyTensor> {
+        Ok(self.t.transpose(dim0, dim1)?.into())
+    }
+    fn swapaxes(&self, axis1: i64, axis2: i64) -> PyResult<PyTensor> {
+        Ok(self.t.transpose(axis1, axis2)?.into())
+    }
+    #[getter(T)]
+    fn reversed(&self) -> PyTensor {
+        self.t.reversed_axes().into()
+    }
+    #[getter(mT)]
+    fn matrix_t(&self) -> PyResult<PyTensor> {
+        Ok(self.t.matrix_transpose()?.into())
+    }
+    #[pyo3(signature = (*sizes))]
+    fn expand(&self, sizes: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+        Ok(self.t.expand(&dims_from_args(sizes)?)?.into())
+    }
+    fn expand_as(&self, other: &PyTensor) -> PyResult<PyTensor> {
+        Ok(self.t.broadcast_to(other.t.shape())?.into())
+    }
+    fn broadcast_to(&self, shape: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        let shape = super::convert::shape_of(&dims_of(shape)?)?;
+        Ok(self.t.broadcast_to(&shape)?.into())
+    }
+    #[pyo3(signature = (dim=None, *, axis=None))]
+    fn squeeze(
+        &self,
+        dim: Option<&Bound<'_, PyAny>>,
+        axis: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        let axes = match dim.or(axis) {
+            Some(a) if !a.is_none() => Some(dims_of(a)?),
+            _ => None,
+        };
+        Ok(self.t.squeeze(axes.as_deref())?.into())
+    }
+    fn unsqueeze(&self, dim: i64) -> PyResult<PyTensor> {
+        Ok(self.t.unsqueeze(dim)?.into())
+    }
+    #[pyo3(signature = (*dims))]
+    fn flip(&self, dims: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+        let axes = if dims.is_empty() {
+            (0..self.t.ndim() as i64).collect()
+        } else {
+            dims_from_args(dims)?
+        };
+        Ok(self.t.flip(&axes)?.into())
+    }
+    fn narrow(&self, dim: i64, start: i64, length: usize) -> PyResult<PyTensor> {
+        Ok(self.t.narrow(dim, start, length)?.into())
+    }
+    fn select(&self, dim: i64, index: i64) -> PyResult<PyTensor> {
+        Ok(self.t.select(dim, index)?.into())
+    }
+    #[pyo3(signature = (offset=0, dim1=0, dim2=1))]
+    fn diagonal(&self, offset: i64, dim1: i64, dim2: i64) -> PyResult<PyTensor> {
+        Ok(self.t.diagonal(offset, dim1, dim2)?.into())
+    }
+    fn unfold(&self, dimension: i64, size: usize, step: usize) -> PyResult<PyTensor> {
+        Ok(self.t.unfold(dimension, size, step)?.into())
+    }
+    #[pyo3(signature = (start_dim=0, end_dim=-1))]
+    fn flatten(&self, py: Python<'_>, start_dim: i64, end_dim: i64) -> PyResult<PyTensor> {
+        let t = self.t.clone();
+        Ok(run(py, t.numel(), move || t.flatten(start_dim, end_dim))?.into())
+    }
+    fn unflatten(&self, dim: i64, sizes: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        Ok(self.t.unflatten(dim, &dims_of(sizes)?)?.into())
+    }
+    fn contiguous(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        let t = self.t.clone();
+        Ok(run(py, t.numel(), move || copy::contiguous(&t))?.into())
+    }
+    fn clone(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        let t = self.t.clone();
+        Ok(run(py, t.numel(), move || copy::contiguous_copy(&t))?.into())
+    }
+    fn copy(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.clone(py)
+    }
+    fn __copy__(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.clone(py)
+    }
+    fn __deepcopy__(&self, py: Python<'_>, _memo: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.clone(py)
+    }
+    /// PyTorch's `repeat`: tile by `sizes` (numpy's `repeat` is `ferrograd.repeat`).
+    #[pyo3(signature = (*sizes))]
+    fn repeat(&self, py: Python<'_>, sizes: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+        let reps = super::convert::shape_of(&dims_from_args(sizes)?)?;
+        if reps.len() < self.t.ndim() {
+            return Err(PyValueError::new_err(format!(
+                "repeat needs at least {} sizes, got {reps:?}",
+                self.t.ndim()
+            )));
+        }
+        let t = self.t.clone();
+        Ok(run(py, t.numel(), move || manip::tile(&t, &reps))?.into())
+    }
+
+    // ---- indexing and in-place writes ---------------------------------------------------
+    fn __getitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        let items = super::index::parse(key)?;
+        let t = self.t.clone();
+        Ok(run(py, 0, move || crate::ops::index::index(&t, &items))?.into())
+    }
+    fn __setitem__(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let items = super::index::parse(key)?;
+        let v = value_tensor(value, self.t.dtype())?;
+        let t = self.t.clone();
+        run(py, t.numel(), move || {
+            crate::ops::index::index_put(&t, &items, &v)
+        })
+    }
+    /// Fill with a scalar, in place.
+    fn fill_<'py>(slf: &Bound<'py, Self>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+        let s =
+            scalar_of(value)?.ok_or_else(|| PyTypeError::new_err("fill_ takes a Python scalar"))?;
+        let t = slf.get().t.clone();
+        run(slf.py(), t.numel(), move || copy::fill(&t, s))?;
+        Ok(slf.clone())
+    }
+    fn zero_<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
+        let t = slf.get().t.clone();
+        run(slf.py(), t.numel(), move || copy::fill(&t, Scalar::Int(0)))?;
+        Ok(slf.clone())
+    }
+    /// Copy `src` (broadcast and cast) into this tensor, in place.
+    fn copy_<'py>(slf: &Bound<'py, Self>, src: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+        let s = to_tensor(src, None)?;
+        let t = slf.get().t.clone();
+        run(slf.py(), t.numel(), move || copy::assign(&t, &s))?;
+        Ok(slf.clone())
+    }
+}
+
+/// The right-hand side of an assignment, as a tensor (Python scalars take `dtype`).
+fn value_tensor(value: &Bound<'_, PyAny>, dtype: DType) -> PyResult<Tensor> {
+    if let Some(s) = scalar_of(value)? {
+        return Ok(crate::ops::create::full(&[], s, dtype)?);
+    }
+    to_tensor(value, None)
+}
