@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from . import _core
+from . import (
+    _core,
+    _methods,  # noqa: F401  (adds the Python-implemented Tensor methods)
+)
 from ._core import (
     Generator,
     Tensor,
     bfloat16,
+    broadcast_shapes,
     concat,
     device,
     dtype,
@@ -89,8 +93,6 @@ from ._manip import (
     unsqueeze,
     unstack,
 )
-from ._core import broadcast_shapes
-from . import _methods  # noqa: F401  (adds the Python-implemented Tensor methods)
 
 __version__ = "0.1.0"
 

@@ -22,11 +22,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let msg = match self {
-            Error::Value(m)
-            | Error::Type(m)
-            | Error::Index(m)
-            | Error::OutOfMemory(m)
-            | Error::Runtime(m) => m,
+            Error::Value(m) | Error::Type(m) | Error::Index(m) | Error::OutOfMemory(m) | Error::Runtime(m) => m,
         };
         f.write_str(msg)
     }

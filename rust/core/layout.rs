@@ -20,18 +20,13 @@ pub struct Layout {
 pub fn checked_numel(shape: &[usize]) -> Result<usize> {
     let mut n: usize = 1;
     for &d in shape {
-        n = n.checked_mul(d).ok_or_else(|| {
-            Error::Value(format!(
-                "shape {shape:?} has more elements than fit in memory"
-            ))
-        })?;
+        n = n
+            .checked_mul(d)
+            .ok_or_else(|| Error::Value(format!("shape {shape:?} has more elements than fit in memory")))?;
     }
     // Byte counts must also fit an isize for pointer arithmetic (8-byte elements at most).
     if n > (isize::MAX as usize) / 8 {
-        bail!(
-            Value,
-            "shape {shape:?} has more elements than fit in memory"
-        );
+        bail!(Value, "shape {shape:?} has more elements than fit in memory");
     }
     Ok(n)
 }
@@ -50,16 +45,9 @@ pub fn contiguous_strides(shape: &[usize]) -> Strides {
 pub fn normalize_axis(axis: i64, ndim: usize) -> Result<usize> {
     let n = ndim as i64;
     if axis < -n || axis >= n {
-        bail!(
-            Index,
-            "axis {axis} is out of range for a tensor with {ndim} dimension(s)"
-        );
+        bail!(Index, "axis {axis} is out of range for a tensor with {ndim} dimension(s)");
     }
-    Ok(if axis < 0 {
-        (axis + n) as usize
-    } else {
-        axis as usize
-    })
+    Ok(if axis < 0 { (axis + n) as usize } else { axis as usize })
 }
 
 /// numpy broadcasting of two shapes.
@@ -67,16 +55,8 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Dims> {
     let n = a.len().max(b.len());
     let mut out: Dims = SmallVec::from_elem(0, n);
     for i in 0..n {
-        let da = if i + a.len() >= n {
-            a[i + a.len() - n]
-        } else {
-            1
-        };
-        let db = if i + b.len() >= n {
-            b[i + b.len() - n]
-        } else {
-            1
-        };
+        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
+        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
         out[i] = if da == db || db == 1 {
             da
         } else if da == 1 {
@@ -89,12 +69,7 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Dims> {
 }
 
 /// Python slice semantics: returns (start, step, len) for `start:stop:step` over `dim`.
-pub fn slice_indices(
-    dim: usize,
-    start: Option<i64>,
-    stop: Option<i64>,
-    step: i64,
-) -> Result<(usize, isize, usize)> {
+pub fn slice_indices(dim: usize, start: Option<i64>, stop: Option<i64>, step: i64) -> Result<(usize, isize, usize)> {
     if step == 0 {
         bail!(Value, "slice step cannot be zero");
     }
@@ -106,11 +81,7 @@ pub fn slice_indices(
         Some(v) if v < 0 => clamp(v + n, lo, hi),
         Some(v) => clamp(v, lo, hi),
     };
-    let (s, e) = if step > 0 {
-        (norm(start, 0), norm(stop, n))
-    } else {
-        (norm(start, n - 1), norm(stop, -1))
-    };
+    let (s, e) = if step > 0 { (norm(start, 0), norm(stop, n)) } else { (norm(start, n - 1), norm(stop, -1)) };
     let len = if step > 0 {
         if e > s {
             (e - s + step - 1) / step
@@ -122,21 +93,13 @@ pub fn slice_indices(
     } else {
         0
     };
-    Ok((
-        if len == 0 { 0 } else { s as usize },
-        step as isize,
-        len as usize,
-    ))
+    Ok((if len == 0 { 0 } else { s as usize }, step as isize, len as usize))
 }
 
 impl Layout {
     pub fn contiguous(shape: &[usize]) -> Result<Layout> {
         checked_numel(shape)?;
-        Ok(Layout {
-            shape: shape.into(),
-            strides: contiguous_strides(shape),
-            offset: 0,
-        })
+        Ok(Layout { shape: shape.into(), strides: contiguous_strides(shape), offset: 0 })
     }
 
     pub fn ndim(&self) -> usize {
@@ -188,11 +151,7 @@ impl Layout {
     pub fn permute(&self, axes: &[i64]) -> Result<Layout> {
         let n = self.ndim();
         if axes.len() != n {
-            bail!(
-                Value,
-                "permute needs {n} axes for a tensor of shape {:?}, got {axes:?}",
-                self.shape
-            );
+            bail!(Value, "permute needs {n} axes for a tensor of shape {:?}, got {axes:?}", self.shape);
         }
         let mut seen = vec![false; n];
         let mut out = self.clone();
@@ -220,11 +179,7 @@ impl Layout {
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Layout> {
         let (n, m) = (shape.len(), self.ndim());
         if m > n {
-            bail!(
-                Value,
-                "cannot broadcast a tensor of shape {:?} to {shape:?}",
-                self.shape
-            );
+            bail!(Value, "cannot broadcast a tensor of shape {:?} to {shape:?}", self.shape);
         }
         let mut strides: Strides = SmallVec::from_elem(0, n);
         for i in 0..m {
@@ -234,18 +189,10 @@ impl Layout {
             } else if d == 1 {
                 0
             } else {
-                bail!(
-                    Value,
-                    "cannot broadcast a tensor of shape {:?} to {shape:?}",
-                    self.shape
-                );
+                bail!(Value, "cannot broadcast a tensor of shape {:?} to {shape:?}", self.shape);
             };
         }
-        Ok(Layout {
-            shape: shape.into(),
-            strides,
-            offset: self.offset,
-        })
+        Ok(Layout { shape: shape.into(), strides, offset: self.offset })
     }
 
     /// `start:stop:step` along `axis` (already normalised by [`slice_indices`]).
@@ -263,10 +210,7 @@ impl Layout {
     pub fn select(&self, axis: usize, index: i64) -> Result<Layout> {
         let d = self.shape[axis] as i64;
         if index < -d || index >= d {
-            bail!(
-                Index,
-                "index {index} is out of bounds for axis {axis} with size {d}"
-            );
+            bail!(Index, "index {index} is out of bounds for axis {axis} with size {d}");
         }
         let i = if index < 0 { index + d } else { index };
         let mut out = self.clone();
@@ -281,10 +225,7 @@ impl Layout {
         let d = self.shape[a] as i64;
         let s = if start < 0 { start + d } else { start };
         if s < 0 || s > d || s as usize + length > d as usize {
-            bail!(
-                Index,
-                "narrow({start}, {length}) is out of range for axis {a} of size {d}"
-            );
+            bail!(Index, "narrow({start}, {length}) is out of range for axis {a} of size {d}");
         }
         Ok(self.slice(a, s as usize, 1, length))
     }
@@ -293,11 +234,7 @@ impl Layout {
     pub fn unsqueeze(&self, axis: i64) -> Result<Layout> {
         let a = normalize_axis(axis, self.ndim() + 1)?;
         let mut out = self.clone();
-        let stride = if a < self.ndim() {
-            self.strides[a] * self.shape[a] as isize
-        } else {
-            1
-        };
+        let stride = if a < self.ndim() { self.strides[a] * self.shape[a] as isize } else { 1 };
         out.shape.insert(a, 1);
         out.strides.insert(a, stride);
         Ok(out)
@@ -312,24 +249,15 @@ impl Layout {
                 for &a in axes {
                     let a = self.axis(a)?;
                     if self.shape[a] != 1 {
-                        bail!(
-                            Value,
-                            "cannot squeeze axis {a} of size {} in shape {:?}",
-                            self.shape[a],
-                            self.shape
-                        );
+                        bail!(Value, "cannot squeeze axis {a} of size {} in shape {:?}", self.shape[a], self.shape);
                     }
                     drop[a] = true;
                 }
             }
         }
-        let mut out = Layout {
-            shape: Dims::new(),
-            strides: Strides::new(),
-            offset: self.offset,
-        };
-        for i in 0..self.ndim() {
-            if !drop[i] {
+        let mut out = Layout { shape: Dims::new(), strides: Strides::new(), offset: self.offset };
+        for (i, &gone) in drop.iter().enumerate() {
+            if !gone {
                 out.shape.push(self.shape[i]);
                 out.strides.push(self.strides[i]);
             }
@@ -342,8 +270,7 @@ impl Layout {
         for &a in axes {
             let a = self.axis(a)?;
             if out.shape[a] > 0 {
-                out.offset =
-                    (out.offset as isize + (out.shape[a] as isize - 1) * out.strides[a]) as usize;
+                out.offset = (out.offset as isize + (out.shape[a] as isize - 1) * out.strides[a]) as usize;
             }
             out.strides[a] = -out.strides[a];
         }
@@ -354,31 +281,15 @@ impl Layout {
     pub fn diagonal(&self, offset: i64, axis1: i64, axis2: i64) -> Result<Layout> {
         let (a, b) = (self.axis(axis1)?, self.axis(axis2)?);
         if a == b {
-            bail!(
-                Value,
-                "diagonal needs two different axes, got {axis1} and {axis2}"
-            );
+            bail!(Value, "diagonal needs two different axes, got {axis1} and {axis2}");
         }
         let (da, db) = (self.shape[a] as i64, self.shape[b] as i64);
-        let len = if offset >= 0 {
-            (db - offset).min(da)
-        } else {
-            (da + offset).min(db)
-        }
-        .max(0) as usize;
+        let len = if offset >= 0 { (db - offset).min(da) } else { (da + offset).min(db) }.max(0) as usize;
         let mut base = self.offset as isize;
         if len > 0 {
-            base += if offset >= 0 {
-                offset as isize * self.strides[b]
-            } else {
-                -offset as isize * self.strides[a]
-            };
+            base += if offset >= 0 { offset as isize * self.strides[b] } else { -offset as isize * self.strides[a] };
         }
-        let mut out = Layout {
-            shape: Dims::new(),
-            strides: Strides::new(),
-            offset: base as usize,
-        };
+        let mut out = Layout { shape: Dims::new(), strides: Strides::new(), offset: base as usize };
         for i in 0..self.ndim() {
             if i != a && i != b {
                 out.shape.push(self.shape[i]);
@@ -397,11 +308,7 @@ impl Layout {
             bail!(Value, "unfold step must be positive");
         }
         if size > self.shape[a] {
-            bail!(
-                Value,
-                "unfold size {size} exceeds axis {a} of size {}",
-                self.shape[a]
-            );
+            bail!(Value, "unfold size {size} exceeds axis {a} of size {}", self.shape[a]);
         }
         let mut out = self.clone();
         out.shape[a] = (self.shape[a] - size) / step + 1;
@@ -417,11 +324,7 @@ impl Layout {
         let numel = self.numel();
         let n = shape.len();
         if numel == 0 || self.ndim() == 0 {
-            return Some(Layout {
-                shape: shape.into(),
-                strides: contiguous_strides(shape),
-                offset: self.offset,
-            });
+            return Some(Layout { shape: shape.into(), strides: contiguous_strides(shape), offset: self.offset });
         }
         let mut strides: Strides = SmallVec::from_elem(0, n);
         let mut view_d = n as isize - 1;
@@ -429,9 +332,8 @@ impl Layout {
         let (mut tensor_numel, mut view_numel) = (1usize, 1usize);
         for td in (0..self.ndim()).rev() {
             tensor_numel *= self.shape[td];
-            let boundary = td == 0
-                || (self.shape[td - 1] != 1
-                    && self.strides[td - 1] != tensor_numel as isize * chunk_base);
+            let boundary =
+                td == 0 || (self.shape[td - 1] != 1 && self.strides[td - 1] != tensor_numel as isize * chunk_base);
             if boundary {
                 while view_d >= 0 && (view_numel < tensor_numel || shape[view_d as usize] == 1) {
                     strides[view_d as usize] = view_numel as isize * chunk_base;
@@ -451,11 +353,7 @@ impl Layout {
         if view_d != -1 {
             return None;
         }
-        Some(Layout {
-            shape: shape.into(),
-            strides,
-            offset: self.offset,
-        })
+        Some(Layout { shape: shape.into(), strides, offset: self.offset })
     }
 }
 
@@ -483,10 +381,7 @@ pub fn infer_shape(requested: &[i64], numel: usize, from: &[usize]) -> Result<Di
     match infer {
         Some(i) if known != 0 && numel % known == 0 => out[i] = numel / known,
         None if known == numel => {}
-        _ => bail!(
-            Value,
-            "cannot reshape a tensor of shape {from:?} ({numel} elements) into shape {requested:?}"
-        ),
+        _ => bail!(Value, "cannot reshape a tensor of shape {from:?} ({numel} elements) into shape {requested:?}"),
     }
     Ok(out)
 }
@@ -535,30 +430,17 @@ mod tests {
         assert_eq!(s.offset, 11);
         assert_eq!(s.span(), (6, 24));
         // a transposed layout cannot be flattened without a copy, a contiguous one can
-        assert!(l(&[4, 6])
-            .permute(&[1, 0])
-            .unwrap()
-            .view_as(&[24])
-            .is_none());
-        assert_eq!(
-            l(&[4, 6]).view_as(&[2, 12]).unwrap().strides.as_slice(),
-            &[12, 1]
-        );
+        assert!(l(&[4, 6]).permute(&[1, 0]).unwrap().view_as(&[24]).is_none());
+        assert_eq!(l(&[4, 6]).view_as(&[2, 12]).unwrap().strides.as_slice(), &[12, 1]);
         // splitting a transposed dim is fine
         let t = l(&[4, 6]).permute(&[1, 0]).unwrap();
-        assert_eq!(
-            t.view_as(&[2, 3, 4]).unwrap().strides.as_slice(),
-            &[3, 1, 6]
-        );
+        assert_eq!(t.view_as(&[2, 3, 4]).unwrap().strides.as_slice(), &[3, 1, 6]);
     }
 
     #[test]
     fn diagonal_and_unfold() {
         let d = l(&[3, 4]).diagonal(1, 0, 1).unwrap();
-        assert_eq!(
-            (d.shape.as_slice(), d.strides.as_slice(), d.offset),
-            (&[3usize][..], &[5isize][..], 1)
-        );
+        assert_eq!((d.shape.as_slice(), d.strides.as_slice(), d.offset), (&[3usize][..], &[5isize][..], 1));
         let u = l(&[10]).unfold(0, 3, 2).unwrap();
         assert_eq!(u.shape.as_slice(), &[4, 3]);
         assert_eq!(u.strides.as_slice(), &[2, 1]);
@@ -566,10 +448,7 @@ mod tests {
 
     #[test]
     fn infer_minus_one() {
-        assert_eq!(
-            infer_shape(&[-1, 4], 12, &[12]).unwrap().as_slice(),
-            &[3, 4]
-        );
+        assert_eq!(infer_shape(&[-1, 4], 12, &[12]).unwrap().as_slice(), &[3, 4]);
         assert!(infer_shape(&[-1, 5], 12, &[12]).is_err());
         assert!(infer_shape(&[-1, -1], 12, &[12]).is_err());
     }

@@ -5,7 +5,7 @@
 //! lives. Views write through raw pointers, as numpy does: the buffer is plain memory and
 //! concurrent writers to the same elements are the caller's race, never a use-after-free.
 
-use std::alloc::{alloc_zeroed, dealloc, Layout as AllocLayout};
+use std::alloc::{alloc, alloc_zeroed, dealloc, Layout as AllocLayout};
 use std::any::Any;
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -16,8 +16,16 @@ use super::error::{Error, Result};
 /// Cache-line alignment: every SIMD width we dispatch to is happy with it.
 const ALIGN: usize = 64;
 
+/// Buffers from this size on are mapped directly, with huge pages requested.
+#[cfg(unix)]
+const HUGE_MIN: usize = 4 << 20;
+
 pub enum Owner {
     Rust(AllocLayout),
+    /// A private anonymous mapping (large buffers): the kernel hands out zeroed pages
+    /// lazily, and transparent huge pages cut page faults 512-fold (numpy does the same).
+    #[cfg(unix)]
+    Mapped,
     /// Memory owned elsewhere; dropping the box releases it (decref, DLPack deleter...).
     External(Box<dyn Any + Send + Sync>),
 }
@@ -35,30 +43,40 @@ unsafe impl Send for CpuBuffer {}
 unsafe impl Sync for CpuBuffer {}
 
 impl CpuBuffer {
-    /// A zero-filled allocation (calloc-backed, so large ones cost no time until touched).
+    /// A zero-filled buffer.
     pub fn zeroed(nbytes: usize) -> Result<CpuBuffer> {
+        Self::alloc(nbytes, true)
+    }
+
+    /// A buffer whose contents are unspecified (stale values of earlier tensors): only
+    /// for outputs that a kernel overwrites completely before anyone reads them.
+    pub fn for_overwrite(nbytes: usize) -> Result<CpuBuffer> {
+        Self::alloc(nbytes, false)
+    }
+
+    fn alloc(nbytes: usize, zero: bool) -> Result<CpuBuffer> {
         if nbytes == 0 {
             let ptr = NonNull::new(ALIGN as *mut u8).expect("non-null");
             let layout = AllocLayout::from_size_align(0, ALIGN).expect("valid layout");
-            return Ok(CpuBuffer {
-                ptr,
-                nbytes,
-                owner: Owner::Rust(layout),
-                readonly: false,
-            });
+            return Ok(CpuBuffer { ptr, nbytes, owner: Owner::Rust(layout), readonly: false });
+        }
+        #[cfg(unix)]
+        if nbytes >= HUGE_MIN {
+            let ptr = mapped::take(nbytes, zero)?;
+            return Ok(CpuBuffer { ptr, nbytes, owner: Owner::Mapped, readonly: false });
         }
         let layout = AllocLayout::from_size_align(nbytes, ALIGN)
             .map_err(|_| Error::OutOfMemory(format!("cannot allocate {nbytes} bytes")))?;
         // SAFETY: layout has non-zero size.
-        let raw = unsafe { alloc_zeroed(layout) };
-        let ptr = NonNull::new(raw)
-            .ok_or_else(|| Error::OutOfMemory(format!("failed to allocate {nbytes} bytes")))?;
-        Ok(CpuBuffer {
-            ptr,
-            nbytes,
-            owner: Owner::Rust(layout),
-            readonly: false,
-        })
+        let raw = unsafe {
+            if zero {
+                alloc_zeroed(layout)
+            } else {
+                alloc(layout)
+            }
+        };
+        let ptr = NonNull::new(raw).ok_or_else(|| Error::OutOfMemory(format!("failed to allocate {nbytes} bytes")))?;
+        Ok(CpuBuffer { ptr, nbytes, owner: Owner::Rust(layout), readonly: false })
     }
 
     /// Wrap memory owned by `owner`.
@@ -73,12 +91,7 @@ impl CpuBuffer {
         owner: Box<dyn Any + Send + Sync>,
     ) -> CpuBuffer {
         let ptr = NonNull::new(ptr).unwrap_or(NonNull::new(ALIGN as *mut u8).expect("non-null"));
-        CpuBuffer {
-            ptr,
-            nbytes,
-            owner: Owner::External(owner),
-            readonly,
-        }
+        CpuBuffer { ptr, nbytes, owner: Owner::External(owner), readonly }
     }
 
     pub fn as_ptr(&self) -> *mut u8 {
@@ -96,11 +109,13 @@ impl CpuBuffer {
 
 impl Drop for CpuBuffer {
     fn drop(&mut self) {
-        if let Owner::Rust(layout) = self.owner {
-            if layout.size() > 0 {
-                // SAFETY: allocated in `zeroed` with this very layout.
-                unsafe { dealloc(self.ptr.as_ptr(), layout) }
-            }
+        match self.owner {
+            // SAFETY: allocated in `zeroed` with this very layout.
+            Owner::Rust(layout) if layout.size() > 0 => unsafe { dealloc(self.ptr.as_ptr(), layout) },
+            // SAFETY: mapped in `zeroed` with this very length.
+            #[cfg(unix)]
+            Owner::Mapped => mapped::give_back(self.ptr, self.nbytes),
+            _ => {}
         }
     }
 }
@@ -128,5 +143,84 @@ impl Storage {
         match (self, other) {
             (Storage::Cpu(a), Storage::Cpu(b)) => Arc::ptr_eq(a, b),
         }
+    }
+}
+
+/// Large buffers: private anonymous mappings with huge pages, and a small cache of freed
+/// mappings. Fresh mappings cost a page fault per 2 MiB on first touch; a training loop
+/// or benchmark that frees and reallocates the same sizes reuses warm memory instead.
+#[cfg(unix)]
+mod mapped {
+    use std::ptr::NonNull;
+    use std::sync::Mutex;
+
+    use crate::core::error::{Error, Result};
+
+    /// Mappings are rounded up to whole huge pages so that similar sizes share entries.
+    const GRAIN: usize = 2 << 20;
+    const MAX_ENTRIES: usize = 16;
+    const MAX_CACHED_BYTES: usize = 1 << 30;
+
+    struct Cache {
+        free: Vec<(usize, usize)>, // (mapped length, address)
+        bytes: usize,
+    }
+
+    static CACHE: Mutex<Cache> = Mutex::new(Cache { free: Vec::new(), bytes: 0 });
+
+    fn rounded(n: usize) -> usize {
+        n.div_ceil(GRAIN) * GRAIN
+    }
+
+    pub fn take(nbytes: usize, zero: bool) -> Result<NonNull<u8>> {
+        let len = rounded(nbytes);
+        let hit = {
+            let mut c = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+            let i = c.free.iter().position(|&(l, _)| l == len);
+            i.map(|i| {
+                let (l, addr) = c.free.swap_remove(i);
+                c.bytes -= l;
+                addr
+            })
+        };
+        if let Some(addr) = hit {
+            let p = addr as *mut u8;
+            if zero {
+                // SAFETY: the cached mapping is `len >= nbytes` bytes long.
+                unsafe { std::ptr::write_bytes(p, 0, nbytes) };
+            }
+            return Ok(NonNull::new(p).expect("cached mappings are non-null"));
+        }
+        // SAFETY: a fresh private anonymous mapping, released in `give_back`.
+        unsafe {
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            if p == libc::MAP_FAILED {
+                return Err(Error::OutOfMemory(format!("failed to allocate {nbytes} bytes")));
+            }
+            #[cfg(target_os = "linux")]
+            libc::madvise(p, len, libc::MADV_HUGEPAGE);
+            Ok(NonNull::new(p as *mut u8).expect("mmap never returns null on success"))
+        }
+    }
+
+    pub fn give_back(ptr: NonNull<u8>, nbytes: usize) {
+        let len = rounded(nbytes);
+        {
+            let mut c = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+            if c.free.len() < MAX_ENTRIES && c.bytes + len <= MAX_CACHED_BYTES {
+                c.free.push((len, ptr.as_ptr() as usize));
+                c.bytes += len;
+                return;
+            }
+        }
+        // SAFETY: mapped in `take` with this very length.
+        unsafe { libc::munmap(ptr.as_ptr() as *mut libc::c_void, len) };
     }
 }

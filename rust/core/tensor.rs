@@ -21,11 +21,7 @@ pub struct TensorImpl {
 
 impl Tensor {
     pub fn from_parts(storage: Storage, layout: Layout, dtype: DType) -> Tensor {
-        Tensor(Arc::new(TensorImpl {
-            storage,
-            layout,
-            dtype,
-        }))
+        Tensor(Arc::new(TensorImpl { storage, layout, dtype }))
     }
 
     /// A new contiguous, zero-filled tensor.
@@ -33,11 +29,16 @@ impl Tensor {
         let layout = Layout::contiguous(shape)?;
         let n = checked_numel(shape)?;
         let buf = CpuBuffer::zeroed(n * dtype.size())?;
-        Ok(Tensor::from_parts(
-            Storage::Cpu(Arc::new(buf)),
-            layout,
-            dtype,
-        ))
+        Ok(Tensor::from_parts(Storage::Cpu(Arc::new(buf)), layout, dtype))
+    }
+
+    /// A new contiguous tensor with unspecified contents, for kernels that write every
+    /// element before the tensor is returned.
+    pub fn for_overwrite(shape: &[usize], dtype: DType) -> Result<Tensor> {
+        let layout = Layout::contiguous(shape)?;
+        let n = checked_numel(shape)?;
+        let buf = CpuBuffer::for_overwrite(n * dtype.size())?;
+        Ok(Tensor::from_parts(Storage::Cpu(Arc::new(buf)), layout, dtype))
     }
 
     /// A contiguous 1-D tensor holding `data`.
@@ -45,7 +46,7 @@ impl Tensor {
         if checked_numel(shape)? != data.len() {
             bail!(Value, "{} values do not fill shape {shape:?}", data.len());
         }
-        let t = Tensor::zeros(shape, T::DTYPE)?;
+        let t = Tensor::for_overwrite(shape, T::DTYPE)?;
         // SAFETY: fresh contiguous buffer of exactly data.len() elements of T.
         unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), t.data_ptr() as *mut T, data.len()) };
         Ok(t)

@@ -28,15 +28,9 @@ impl Plan {
         let mut order: SmallVec<[usize; 6]> = (0..shape.len()).filter(|&i| shape[i] != 1).collect();
         // Outermost first: largest destination stride, ties broken by the source.
         order.sort_by(|&a, &b| {
-            (dst[b].unsigned_abs(), src[b].unsigned_abs())
-                .cmp(&(dst[a].unsigned_abs(), src[a].unsigned_abs()))
+            (dst[b].unsigned_abs(), src[b].unsigned_abs()).cmp(&(dst[a].unsigned_abs(), src[a].unsigned_abs()))
         });
-        let mut p = Plan {
-            shape: Dims::new(),
-            src: Strides::new(),
-            dst: Strides::new(),
-            tiled: false,
-        };
+        let mut p = Plan { shape: Dims::new(), src: Strides::new(), dst: Strides::new(), tiled: false };
         for &i in &order {
             let n = p.shape.len();
             if n > 0 {
@@ -99,14 +93,7 @@ impl Walk<'_> {
 }
 
 #[inline(always)]
-unsafe fn line<S: Copy, D: Copy, F: Fn(S) -> D>(
-    n: usize,
-    sp: *const S,
-    ss: isize,
-    dp: *mut D,
-    ds: isize,
-    f: &F,
-) {
+unsafe fn line<S: Copy, D: Copy, F: Fn(S) -> D>(n: usize, sp: *const S, ss: isize, dp: *mut D, ds: isize, f: &F) {
     if ss == 1 && ds == 1 {
         for i in 0..n {
             *dp.add(i) = f(*sp.add(i));
@@ -164,24 +151,9 @@ unsafe fn run_plan<S: Copy, D: Copy, F: Fn(S) -> D>(p: &Plan, sp: *const S, dp: 
     for _ in 0..count {
         if p.tiled {
             let (r, c) = (p.shape[n - 2], p.shape[n - 1]);
-            tiles(
-                r,
-                c,
-                sp.offset(so),
-                (p.src[n - 2], p.src[n - 1]),
-                dp.offset(d_o),
-                (p.dst[n - 2], p.dst[n - 1]),
-                f,
-            );
+            tiles(r, c, sp.offset(so), (p.src[n - 2], p.src[n - 1]), dp.offset(d_o), (p.dst[n - 2], p.dst[n - 1]), f);
         } else {
-            line(
-                p.shape[n - 1],
-                sp.offset(so),
-                p.src[n - 1],
-                dp.offset(d_o),
-                p.dst[n - 1],
-                f,
-            );
+            line(p.shape[n - 1], sp.offset(so), p.src[n - 1], dp.offset(d_o), p.dst[n - 1], f);
         }
         // Odometer increment over the outer dims.
         for k in (0..outer).rev() {
@@ -203,12 +175,7 @@ unsafe fn run_plan<S: Copy, D: Copy, F: Fn(S) -> D>(p: &Plan, sp: *const S, dp: 
 /// # Safety
 /// Every offset the plan reaches from `sp`/`dp` must be in bounds; destinations must not
 /// alias each other (guaranteed for non-broadcast destination layouts).
-pub unsafe fn copy<S: Element, D: Element, F: Fn(S) -> D + Sync>(
-    p: &Plan,
-    sp: *const S,
-    dp: *mut D,
-    f: F,
-) {
+pub unsafe fn copy<S: Element, D: Element, F: Fn(S) -> D + Sync>(p: &Plan, sp: *const S, dp: *mut D, f: F) {
     let total = p.numel();
     if total == 0 {
         return;
@@ -221,11 +188,7 @@ pub unsafe fn copy<S: Element, D: Element, F: Fn(S) -> D + Sync>(
     }
     let d0 = p.shape[0];
     // Split dim 0 into about 4 chunks per thread (tile-aligned when dim 0 is tiled).
-    let align = if p.tiled && p.shape.len() == 2 {
-        TILE
-    } else {
-        1
-    };
+    let align = if p.tiled && p.shape.len() == 2 { TILE } else { 1 };
     let chunk = d0.div_ceil(threads * 4).div_ceil(align).max(1) * align;
     let (s, d) = (SendPtr(sp as *mut S), SendPtr(dp));
     let f = &f;
@@ -267,17 +230,10 @@ pub unsafe fn copy_indexed<S: Element, D: Element, F: Fn(S) -> D + Sync>(
     }
     let body = |lo: usize, hi: usize, s: SendPtr<S>, d: SendPtr<D>| {
         for i in lo..hi {
-            run_plan(
-                inner,
-                s.get().offset(src_walk.at(i)),
-                d.get().offset(dst_walk.at(i)),
-                &f,
-            );
+            run_plan(inner, s.get().offset(src_walk.at(i)), d.get().offset(dst_walk.at(i)), &f);
         }
     };
-    let parallel = matches!(dst_walk, Walk::Stride(_))
-        && n * per >= PARALLEL_MIN
-        && rayon::current_num_threads() > 1;
+    let parallel = matches!(dst_walk, Walk::Stride(_)) && n * per >= PARALLEL_MIN && rayon::current_num_threads() > 1;
     let (s, d) = (SendPtr(sp as *mut S), SendPtr(dp));
     if !parallel {
         return body(0, n, s, d);

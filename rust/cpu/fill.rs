@@ -34,14 +34,7 @@ pub unsafe fn generate<T: Element, F: Fn(usize) -> T + Sync>(out: *mut T, n: usi
 ///
 /// # Safety
 /// `data` must be valid for `batch * rows * cols` elements.
-pub unsafe fn triangle<T: Element>(
-    data: *mut T,
-    batch: usize,
-    rows: usize,
-    cols: usize,
-    k: i64,
-    lower: bool,
-) {
+pub unsafe fn triangle<T: Element>(data: *mut T, batch: usize, rows: usize, cols: usize, k: i64, lower: bool) {
     for b in 0..batch {
         for r in 0..rows {
             let row = data.add((b * rows + r) * cols);

@@ -17,12 +17,7 @@ pub fn philox(counter: u64, key: u64) -> [u32; 4] {
     for _ in 0..10 {
         let p0 = M0 * c[0] as u64;
         let p1 = M1 * c[2] as u64;
-        c = [
-            (p1 >> 32) as u32 ^ c[1] ^ k[0],
-            p1 as u32,
-            (p0 >> 32) as u32 ^ c[3] ^ k[1],
-            p0 as u32,
-        ];
+        c = [(p1 >> 32) as u32 ^ c[1] ^ k[0], p1 as u32, (p0 >> 32) as u32 ^ c[3] ^ k[1], p0 as u32];
         k[0] = k[0].wrapping_add(W0);
         k[1] = k[1].wrapping_add(W1);
     }
@@ -61,11 +56,7 @@ impl Generator {
         let (start, key) = (self.take(n.div_ceil(2)), self.seed);
         generate(out, n, |i| {
             let w = philox(start + (i / 2) as u64, key);
-            let u = if i % 2 == 0 {
-                unit_f64(w[0], w[1])
-            } else {
-                unit_f64(w[2], w[3])
-            };
+            let u = if i % 2 == 0 { unit_f64(w[0], w[1]) } else { unit_f64(w[2], w[3]) };
             T::from_f64(low + (high - low) * u)
         });
     }
@@ -82,11 +73,7 @@ impl Generator {
             let u2 = unit_f64(w[2], w[3]);
             let r = (-2.0 * u1.ln()).sqrt();
             let theta = std::f64::consts::TAU * u2;
-            let z = if i % 2 == 0 {
-                r * theta.cos()
-            } else {
-                r * theta.sin()
-            };
+            let z = if i % 2 == 0 { r * theta.cos() } else { r * theta.sin() };
             T::from_f64(mean + std * z)
         });
     }
@@ -100,11 +87,7 @@ impl Generator {
         let range = high.wrapping_sub(low) as u64;
         generate(out, n, |i| {
             let w = philox(start + (i / 2) as u64, key);
-            let x = if i % 2 == 0 {
-                (w[0] as u64) << 32 | w[1] as u64
-            } else {
-                (w[2] as u64) << 32 | w[3] as u64
-            };
+            let x = if i % 2 == 0 { (w[0] as u64) << 32 | w[1] as u64 } else { (w[2] as u64) << 32 | w[3] as u64 };
             let v = low.wrapping_add(((x as u128 * range as u128) >> 64) as i64);
             T::from_scalar(crate::core::Scalar::Int(v))
         });
@@ -120,10 +103,7 @@ mod tests {
         // Random123's published vector: counter 0, key 0.
         let c = [0u32; 4];
         let _ = c;
-        assert_eq!(
-            philox(0, 0),
-            [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]
-        );
+        assert_eq!(philox(0, 0), [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
     }
 
     #[test]
@@ -138,10 +118,7 @@ mod tests {
         assert_eq!(a, b);
         let mean = a.iter().sum::<f64>() / n as f64;
         let var = a.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n as f64;
-        assert!(
-            mean.abs() < 0.01 && (var - 1.0).abs() < 0.02,
-            "{mean} {var}"
-        );
+        assert!(mean.abs() < 0.01 && (var - 1.0).abs() < 0.02, "{mean} {var}");
     }
 
     #[test]

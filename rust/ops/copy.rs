@@ -21,7 +21,7 @@ fn copy_raw(dst: &Tensor, src_layout: &Layout, src: &Tensor) {
     if src.dtype() == dst.dtype() {
         // Same dtype: move bytes, one instantiation per element size.
         match dst.dtype().size() {
-            1 => unsafe { copy(&plan, sp as *const u8, dp as *mut u8, |x| x) },
+            1 => unsafe { copy(&plan, sp as *const u8, dp, |x| x) },
             2 => unsafe { copy(&plan, sp as *const u16, dp as *mut u16, |x| x) },
             4 => unsafe { copy(&plan, sp as *const u32, dp as *mut u32, |x| x) },
             _ => unsafe { copy(&plan, sp as *const u64, dp as *mut u64, |x| x) },
@@ -29,9 +29,7 @@ fn copy_raw(dst: &Tensor, src_layout: &Layout, src: &Tensor) {
         return;
     }
     with_pair!(src.dtype(), dst.dtype(), |S, D| unsafe {
-        copy(&plan, sp as *const S, dp as *mut D, |x: S| {
-            D::from_scalar(x.to_scalar())
-        })
+        copy(&plan, sp as *const S, dp as *mut D, |x: S| D::from_scalar(x.to_scalar()))
     })
 }
 
@@ -63,7 +61,7 @@ pub fn fill(dst: &Tensor, value: Scalar) -> Result<()> {
 
 /// A new contiguous tensor with `src`'s values converted to `dtype`.
 pub fn astype(src: &Tensor, dtype: crate::core::DType) -> Result<Tensor> {
-    let out = Tensor::zeros(src.shape(), dtype)?;
+    let out = Tensor::for_overwrite(src.shape(), dtype)?;
     copy_raw(&out, src.layout(), src);
     Ok(out)
 }
@@ -150,7 +148,7 @@ mod tests {
 
     #[test]
     fn transpose_contiguous_casts() {
-        let a = Tensor::from_vec(&(0..6).map(|i| i as i32).collect::<Vec<_>>(), &[2, 3]).unwrap();
+        let a = Tensor::from_vec(&(0..6).collect::<Vec<_>>(), &[2, 3]).unwrap();
         let t = a.permute(&[1, 0]).unwrap();
         let c = astype(&t, DType::F32).unwrap();
         assert_eq!(to_f64_vec(&c).unwrap(), vec![0., 3., 1., 4., 2., 5.]);

@@ -8,16 +8,17 @@ use crate::ops::copy::fill;
 use crate::with_dtype;
 
 pub fn full(shape: &[usize], value: Scalar, dtype: DType) -> Result<Tensor> {
-    let t = Tensor::zeros(shape, dtype)?;
     let zero = match value {
         Scalar::Bool(b) => !b,
         Scalar::Int(i) => i == 0,
         Scalar::UInt(u) => u == 0,
         Scalar::Float(f) => f == 0.0 && f.is_sign_positive(),
     };
-    if !zero {
-        fill(&t, value)?;
+    if zero {
+        return Tensor::zeros(shape, dtype);
     }
+    let t = Tensor::for_overwrite(shape, dtype)?;
+    fill(&t, value)?;
     Ok(t)
 }
 
@@ -25,17 +26,14 @@ pub fn full(shape: &[usize], value: Scalar, dtype: DType) -> Result<Tensor> {
 pub fn arange(start: Scalar, stop: Scalar, step: Scalar, dtype: DType) -> Result<Tensor> {
     let (s, e, st) = (start.to_f64(), stop.to_f64(), step.to_f64());
     if st == 0.0 || !st.is_finite() || !s.is_finite() || !e.is_finite() {
-        bail!(
-            Value,
-            "arange needs finite start/stop and a non-zero step, got ({s}, {e}, {st})"
-        );
+        bail!(Value, "arange needs finite start/stop and a non-zero step, got ({s}, {e}, {st})");
     }
     let n = ((e - s) / st).ceil().max(0.0);
     if n > (isize::MAX as f64) / 8.0 {
         bail!(Value, "arange({s}, {e}, {st}) has too many elements");
     }
     let n = n as usize;
-    let t = Tensor::zeros(&[n], dtype)?;
+    let t = Tensor::for_overwrite(&[n], dtype)?;
     let ints = !matches!(start, Scalar::Float(_)) && !matches!(step, Scalar::Float(_));
     with_dtype!(dtype, T => unsafe {
         if ints {
@@ -49,13 +47,9 @@ pub fn arange(start: Scalar, stop: Scalar, step: Scalar, dtype: DType) -> Result
 }
 
 pub fn linspace(start: f64, stop: f64, num: usize, endpoint: bool, dtype: DType) -> Result<Tensor> {
-    let t = Tensor::zeros(&[num], dtype)?;
+    let t = Tensor::for_overwrite(&[num], dtype)?;
     let div = if endpoint { num.saturating_sub(1) } else { num };
-    let step = if div > 0 {
-        (stop - start) / div as f64
-    } else {
-        0.0
-    };
+    let step = if div > 0 { (stop - start) / div as f64 } else { 0.0 };
     with_dtype!(dtype, T => unsafe {
         generate(t.data_ptr() as *mut T, num, |i| {
             if endpoint && i + 1 == num && num > 1 { T::from_f64(stop) } else { T::from_f64(start + step * i as f64) }
@@ -76,24 +70,12 @@ pub enum Distribution {
     Integers { low: i64, high: i64 },
 }
 
-pub fn random(
-    gen: &mut Generator,
-    shape: &[usize],
-    dist: Distribution,
-    dtype: DType,
-) -> Result<Tensor> {
-    let t = Tensor::zeros(shape, dtype)?;
+pub fn random(gen: &mut Generator, shape: &[usize], dist: Distribution, dtype: DType) -> Result<Tensor> {
+    let t = Tensor::for_overwrite(shape, dtype)?;
     let n = t.numel();
     match dist {
-        Distribution::Uniform { low, high }
-        | Distribution::Normal {
-            mean: low,
-            std: high,
-        } if !dtype.is_float() => {
-            bail!(
-                Type,
-                "random floats need a floating dtype, got {dtype} (bounds {low}, {high})"
-            )
+        Distribution::Uniform { low, high } | Distribution::Normal { mean: low, std: high } if !dtype.is_float() => {
+            bail!(Type, "random floats need a floating dtype, got {dtype} (bounds {low}, {high})")
         }
         Distribution::Uniform { low, high } => {
             with_dtype!(dtype, T => unsafe { gen.uniform(t.data_ptr() as *mut T, n, low, high) })
@@ -106,10 +88,7 @@ pub fn random(
         }
         Distribution::Integers { low, high } => {
             if high <= low {
-                bail!(
-                    Value,
-                    "randint: high ({high}) must be greater than low ({low})"
-                );
+                bail!(Value, "randint: high ({high}) must be greater than low ({low})");
             }
             with_dtype!(dtype, T => unsafe { gen.integers(t.data_ptr() as *mut T, n, low, high) })
         }

@@ -37,11 +37,7 @@ fn consumed(item: &IndexItem) -> usize {
 /// Index values of an integer tensor as i64, in C order.
 fn index_values(t: &Tensor) -> Result<Vec<i64>> {
     if !t.dtype().is_int() {
-        bail!(
-            Index,
-            "tensors used as indices must be integer or boolean, got {}",
-            t.dtype()
-        );
+        bail!(Index, "tensors used as indices must be integer or boolean, got {}", t.dtype());
     }
     let c = astype(t, DType::I64)?;
     let p = c.data_ptr() as *const i64;
@@ -59,10 +55,7 @@ pub fn nonzero(t: &Tensor) -> Result<Vec<Tensor>> {
     let mut out = Vec::with_capacity(shape.len());
     for k in 0..shape.len() {
         let inner: usize = shape[k + 1..].iter().product();
-        let coords: Vec<i64> = flat
-            .iter()
-            .map(|&f| ((f / inner.max(1)) % shape[k]) as i64)
-            .collect();
+        let coords: Vec<i64> = flat.iter().map(|&f| ((f / inner.max(1)) % shape[k]) as i64).collect();
         out.push(Tensor::from_vec(&coords, &[coords.len()])?);
     }
     Ok(out)
@@ -71,20 +64,11 @@ pub fn nonzero(t: &Tensor) -> Result<Vec<Tensor>> {
 fn resolve(t: &Tensor, items: &[IndexItem]) -> Result<Resolved> {
     let ndim = t.ndim();
     let used: usize = items.iter().map(consumed).sum();
-    if items
-        .iter()
-        .filter(|i| matches!(i, IndexItem::Ellipsis))
-        .count()
-        > 1
-    {
+    if items.iter().filter(|i| matches!(i, IndexItem::Ellipsis)).count() > 1 {
         bail!(Index, "an index can only have a single ellipsis ('...')");
     }
     if used > ndim {
-        bail!(
-            Index,
-            "too many indices for a tensor of dimension {ndim} (shape {:?})",
-            t.shape()
-        );
+        bail!(Index, "too many indices for a tensor of dimension {ndim} (shape {:?})", t.shape());
     }
     let advanced = items.iter().any(|i| matches!(i, IndexItem::Tensor(_)));
     let src = t.layout();
@@ -101,10 +85,7 @@ fn resolve(t: &Tensor, items: &[IndexItem]) -> Result<Resolved> {
             IndexItem::Int(i) if !advanced => {
                 let n = src.shape[d] as i64;
                 if *i < -n || *i >= n {
-                    bail!(
-                        Index,
-                        "index {i} is out of bounds for axis {d} with size {n}"
-                    );
+                    bail!(Index, "index {i} is out of bounds for axis {d} with size {n}");
                 }
                 offset += (if *i < 0 { i + n } else { *i }) as isize * src.strides[d];
                 d += 1;
@@ -146,7 +127,12 @@ fn resolve(t: &Tensor, items: &[IndexItem]) -> Result<Resolved> {
             IndexItem::Tensor(ix) if ix.dtype() == DType::Bool => {
                 let k = ix.ndim();
                 if ix.shape() != &src.shape[d..d + k] {
-                    bail!(Index, "boolean index of shape {:?} does not match the indexed dims {:?} (from axis {d})", ix.shape(), &src.shape[d..d + k]);
+                    bail!(
+                        Index,
+                        "boolean index of shape {:?} does not match the indexed dims {:?} (from axis {d})",
+                        ix.shape(),
+                        &src.shape[d..d + k]
+                    );
                 }
                 for coords in nonzero(ix)? {
                     adv_dims.push(shape.len());
@@ -167,16 +153,8 @@ fn resolve(t: &Tensor, items: &[IndexItem]) -> Result<Resolved> {
         keep(&mut shape, &mut strides, d);
         d += 1;
     }
-    let view = t.with_layout(Layout {
-        shape,
-        strides,
-        offset: offset as usize,
-    });
-    Ok(Resolved {
-        view,
-        adv_dims,
-        adv_index,
-    })
+    let view = t.with_layout(Layout { shape, strides, offset: offset as usize });
+    Ok(Resolved { view, adv_dims, adv_index })
 }
 
 /// The advanced part of an index, resolved to absolute storage offsets.
@@ -197,10 +175,7 @@ fn advanced(r: &Resolved) -> Result<Advanced> {
         bshape = crate::core::broadcast_shapes(&bshape, ix.shape()).map_err(|_| {
             crate::core::Error::Index(format!(
                 "index tensors of shapes {:?} cannot be broadcast together",
-                r.adv_index
-                    .iter()
-                    .map(|t| t.shape().to_vec())
-                    .collect::<Vec<_>>()
+                r.adv_index.iter().map(|t| t.shape().to_vec()).collect::<Vec<_>>()
             ))
         })?;
     }
@@ -212,10 +187,7 @@ fn advanced(r: &Resolved) -> Result<Advanced> {
         let (n, stride) = (vl.shape[dim] as i64, vl.strides[dim]);
         for (o, &v) in offsets.iter_mut().zip(&vals) {
             if v < -n || v >= n {
-                bail!(
-                    Index,
-                    "index {v} is out of bounds for axis {dim} with size {n}"
-                );
+                bail!(Index, "index {v} is out of bounds for axis {dim} with size {n}");
             }
             *o += (if v < 0 { v + n } else { v }) as isize * stride;
         }
@@ -229,16 +201,7 @@ fn advanced(r: &Resolved) -> Result<Advanced> {
     }
     let adjacent = r.adv_dims.windows(2).all(|w| w[1] == w[0] + 1);
     let insert_at = if adjacent { r.adv_dims[0] } else { 0 };
-    Ok(Advanced {
-        bshape,
-        offsets,
-        rest: Layout {
-            shape,
-            strides,
-            offset: 0,
-        },
-        insert_at,
-    })
+    Ok(Advanced { bshape, offsets, rest: Layout { shape, strides, offset: 0 }, insert_at })
 }
 
 impl Advanced {
@@ -253,22 +216,13 @@ impl Advanced {
     /// and the layout of the remaining dims.
     fn result_parts(&self, result: &Layout) -> (isize, Layout) {
         let nb = self.bshape.len();
-        let block_stride = result.shape[self.insert_at + nb..]
-            .iter()
-            .product::<usize>() as isize;
+        let block_stride = result.shape[self.insert_at + nb..].iter().product::<usize>() as isize;
         let (mut shape, mut strides) = (Dims::new(), Strides::new());
         for d in (0..self.insert_at).chain(self.insert_at + nb..result.ndim()) {
             shape.push(result.shape[d]);
             strides.push(result.strides[d]);
         }
-        (
-            block_stride,
-            Layout {
-                shape,
-                strides,
-                offset: result.offset,
-            },
-        )
+        (block_stride, Layout { shape, strides, offset: result.offset })
     }
 }
 
@@ -279,16 +233,9 @@ pub fn index(t: &Tensor, items: &[IndexItem]) -> Result<Tensor> {
         return Ok(r.view);
     }
     let adv = advanced(&r)?;
-    let out = Tensor::zeros(&adv.result_shape(), t.dtype())?;
+    let out = Tensor::for_overwrite(&adv.result_shape(), t.dtype())?;
     let (block_stride, out_inner) = adv.result_parts(out.layout());
-    gather_blocks(
-        &r.view,
-        &adv.offsets,
-        &adv.rest,
-        &out,
-        block_stride,
-        &out_inner,
-    );
+    gather_blocks(&r.view, &adv.offsets, &adv.rest, &out, block_stride, &out_inner);
     Ok(out)
 }
 
@@ -326,15 +273,7 @@ mod tests {
     #[test]
     fn basic_is_a_view() {
         let a = arange(24, &[2, 3, 4]);
-        let v = index(
-            &a,
-            &[
-                IndexItem::Int(1),
-                IndexItem::Slice(None, None, -1),
-                IndexItem::NewAxis,
-            ],
-        )
-        .unwrap();
+        let v = index(&a, &[IndexItem::Int(1), IndexItem::Slice(None, None, -1), IndexItem::NewAxis]).unwrap();
         assert_eq!(v.shape(), &[3, 1, 4]);
         assert!(v.shares_storage(&a));
         assert_eq!(to_f64_vec(&v).unwrap()[..4], [20., 21., 22., 23.]);
@@ -346,15 +285,7 @@ mod tests {
         let a = arange(24, &[2, 3, 4]);
         let i = index_tensor(&[0i64, 1]).unwrap();
         let j = index_tensor(&[2i64, 3]).unwrap();
-        let r = index(
-            &a,
-            &[
-                IndexItem::Tensor(i),
-                IndexItem::Slice(None, None, 1),
-                IndexItem::Tensor(j),
-            ],
-        )
-        .unwrap();
+        let r = index(&a, &[IndexItem::Tensor(i), IndexItem::Slice(None, None, 1), IndexItem::Tensor(j)]).unwrap();
         assert_eq!(r.shape(), &[2, 3]);
         assert_eq!(to_f64_vec(&r).unwrap(), vec![2., 6., 10., 15., 19., 23.]);
     }
@@ -364,12 +295,7 @@ mod tests {
         let a = arange(6, &[2, 3]);
         let i = index_tensor(&[-1i64]).unwrap();
         let v = Tensor::from_vec(&[9i64], &[]).unwrap();
-        index_put(
-            &a,
-            &[IndexItem::Slice(None, None, 1), IndexItem::Tensor(i)],
-            &v,
-        )
-        .unwrap();
+        index_put(&a, &[IndexItem::Slice(None, None, 1), IndexItem::Tensor(i)], &v).unwrap();
         assert_eq!(to_f64_vec(&a).unwrap(), vec![0., 1., 9., 3., 4., 9.]);
     }
 

@@ -6,9 +6,7 @@ use crate::ops::copy::{assign, contiguous_copy};
 use crate::with_dtype;
 
 pub fn concat(tensors: &[Tensor], axis: i64) -> Result<Tensor> {
-    let Some(first) = tensors.first() else {
-        bail!(Value, "concat needs at least one tensor")
-    };
+    let Some(first) = tensors.first() else { bail!(Value, "concat needs at least one tensor") };
     if first.ndim() == 0 {
         bail!(Value, "zero-dimensional tensors cannot be concatenated");
     }
@@ -17,20 +15,15 @@ pub fn concat(tensors: &[Tensor], axis: i64) -> Result<Tensor> {
     let mut dtype = first.dtype();
     shape[a] = 0;
     for t in tensors {
-        let ok = t.ndim() == first.ndim()
-            && (0..t.ndim()).all(|d| d == a || t.shape()[d] == first.shape()[d]);
+        let ok = t.ndim() == first.ndim() && (0..t.ndim()).all(|d| d == a || t.shape()[d] == first.shape()[d]);
         if !ok {
-            bail!(
-                Value,
-                "concat along axis {a}: shapes {:?} and {:?} differ off that axis",
-                first.shape(),
-                t.shape()
-            );
+            bail!(Value, "concat along axis {a}: shapes {:?} and {:?} differ off that axis", first.shape(), t.shape());
         }
         shape[a] += t.shape()[a];
         dtype = promote(dtype, t.dtype());
     }
-    let out = Tensor::zeros(&shape, dtype)?;
+    // Every element is written by exactly one of the pieces.
+    let out = Tensor::for_overwrite(&shape, dtype)?;
     let mut at = 0;
     for t in tensors {
         let n = t.shape()[a];
@@ -41,24 +34,14 @@ pub fn concat(tensors: &[Tensor], axis: i64) -> Result<Tensor> {
 }
 
 pub fn stack(tensors: &[Tensor], axis: i64) -> Result<Tensor> {
-    let Some(first) = tensors.first() else {
-        bail!(Value, "stack needs at least one tensor")
-    };
+    let Some(first) = tensors.first() else { bail!(Value, "stack needs at least one tensor") };
     for t in tensors {
         if t.shape() != first.shape() {
-            bail!(
-                Value,
-                "stack needs tensors of one shape, got {:?} and {:?}",
-                first.shape(),
-                t.shape()
-            );
+            bail!(Value, "stack needs tensors of one shape, got {:?} and {:?}", first.shape(), t.shape());
         }
     }
     let a = normalize_axis(axis, first.ndim() + 1)? as i64;
-    let parts: Vec<Tensor> = tensors
-        .iter()
-        .map(|t| t.unsqueeze(a))
-        .collect::<Result<_>>()?;
+    let parts: Vec<Tensor> = tensors.iter().map(|t| t.unsqueeze(a)).collect::<Result<_>>()?;
     concat(&parts, a)
 }
 
@@ -93,11 +76,7 @@ pub fn repeat(t: &Tensor, repeats: &[usize], axis: Option<i64>) -> Result<Tensor
     };
     let len = src.shape()[a];
     if repeats.len() != 1 && repeats.len() != len {
-        bail!(
-            Value,
-            "repeat: {} counts given for an axis of size {len}",
-            repeats.len()
-        );
+        bail!(Value, "repeat: {} counts given for an axis of size {len}", repeats.len());
     }
     if repeats.len() == 1 {
         // (.., d, ..) -> (.., d, 1, ..) broadcast to (.., d, r, ..) -> (.., d*r, ..)
@@ -111,7 +90,7 @@ pub fn repeat(t: &Tensor, repeats: &[usize], axis: Option<i64>) -> Result<Tensor
     }
     let mut shape = src.shape().to_vec();
     shape[a] = repeats.iter().sum();
-    let out = Tensor::zeros(&shape, src.dtype())?;
+    let out = Tensor::for_overwrite(&shape, src.dtype())?;
     let mut at = 0usize;
     for (i, &r) in repeats.iter().enumerate() {
         if r > 0 {
@@ -127,22 +106,14 @@ pub fn repeat(t: &Tensor, repeats: &[usize], axis: Option<i64>) -> Result<Tensor
 pub fn roll(t: &Tensor, shifts: &[i64], axes: &[i64]) -> Result<Tensor> {
     if axes.is_empty() {
         if shifts.len() != 1 {
-            bail!(
-                Value,
-                "roll without axes takes a single shift, got {shifts:?}"
-            );
+            bail!(Value, "roll without axes takes a single shift, got {shifts:?}");
         }
         let flat = contiguous_copy(t)?.reshape(&[-1])?;
         let shape: Vec<i64> = t.shape().iter().map(|&d| d as i64).collect();
         return roll(&flat, shifts, &[0])?.reshape(&shape);
     }
     if shifts.len() != axes.len() {
-        bail!(
-            Value,
-            "roll: {} shifts for {} axes",
-            shifts.len(),
-            axes.len()
-        );
+        bail!(Value, "roll: {} shifts for {} axes", shifts.len(), axes.len());
     }
     let mut cur = contiguous_copy(t)?;
     for (&s, &ax) in shifts.iter().zip(axes) {
@@ -155,15 +126,9 @@ pub fn roll(t: &Tensor, shifts: &[i64], axes: &[i64]) -> Result<Tensor> {
         if k == 0 {
             continue;
         }
-        let out = Tensor::zeros(cur.shape(), cur.dtype())?;
-        assign(
-            &out.narrow(a as i64, k, (n - k) as usize)?,
-            &cur.narrow(a as i64, 0, (n - k) as usize)?,
-        )?;
-        assign(
-            &out.narrow(a as i64, 0, k as usize)?,
-            &cur.narrow(a as i64, n - k, k as usize)?,
-        )?;
+        let out = Tensor::for_overwrite(cur.shape(), cur.dtype())?;
+        assign(&out.narrow(a as i64, k, (n - k) as usize)?, &cur.narrow(a as i64, 0, (n - k) as usize)?)?;
+        assign(&out.narrow(a as i64, 0, k as usize)?, &cur.narrow(a as i64, n - k, k as usize)?)?;
         cur = out;
     }
     Ok(cur)
@@ -172,12 +137,7 @@ pub fn roll(t: &Tensor, shifts: &[i64], axes: &[i64]) -> Result<Tensor> {
 /// Lower (`lower`) or upper triangle of the last two dims, relative to diagonal `k`.
 pub fn triangle(t: &Tensor, k: i64, lower: bool) -> Result<Tensor> {
     if t.ndim() < 2 {
-        bail!(
-            Value,
-            "{} needs at least 2 dimensions, got shape {:?}",
-            if lower { "tril" } else { "triu" },
-            t.shape()
-        );
+        bail!(Value, "{} needs at least 2 dimensions, got shape {:?}", if lower { "tril" } else { "triu" }, t.shape());
     }
     let out = contiguous_copy(t)?;
     let n = t.ndim();

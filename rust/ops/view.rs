@@ -16,18 +16,13 @@ impl Tensor {
     /// All axes reversed (`.T`).
     pub fn reversed_axes(&self) -> Tensor {
         let axes: Vec<i64> = (0..self.ndim() as i64).rev().collect();
-        self.permute(&axes)
-            .expect("a reversal is a valid permutation")
+        self.permute(&axes).expect("a reversal is a valid permutation")
     }
 
     /// Swap the last two axes (`.mT`).
     pub fn matrix_transpose(&self) -> Result<Tensor> {
         if self.ndim() < 2 {
-            bail!(
-                Value,
-                "mT needs at least 2 dimensions, got shape {:?}",
-                self.shape()
-            );
+            bail!(Value, "mT needs at least 2 dimensions, got shape {:?}", self.shape());
         }
         self.transpose(-2, -1)
     }
@@ -40,22 +35,14 @@ impl Tensor {
     pub fn expand(&self, sizes: &[i64]) -> Result<Tensor> {
         let n = sizes.len();
         if n < self.ndim() {
-            bail!(
-                Value,
-                "expand needs at least {} sizes for shape {:?}, got {sizes:?}",
-                self.ndim(),
-                self.shape()
-            );
+            bail!(Value, "expand needs at least {} sizes for shape {:?}, got {sizes:?}", self.ndim(), self.shape());
         }
         let mut shape = Vec::with_capacity(n);
         for (i, &s) in sizes.iter().enumerate() {
             let lead = n - self.ndim();
             if s == -1 {
                 if i < lead {
-                    bail!(
-                        Value,
-                        "expand: -1 is not allowed for new leading dimension {i}"
-                    );
+                    bail!(Value, "expand: -1 is not allowed for new leading dimension {i}");
                 }
                 shape.push(self.shape()[i - lead]);
             } else if s < 0 {
@@ -130,10 +117,7 @@ impl Tensor {
         let s = crate::core::normalize_axis(start, self.ndim())?;
         let e = crate::core::normalize_axis(end, self.ndim())?;
         if s > e {
-            bail!(
-                Value,
-                "flatten: start axis {start} comes after end axis {end}"
-            );
+            bail!(Value, "flatten: start axis {start} comes after end axis {end}");
         }
         let mut shape: Vec<i64> = self.shape()[..s].iter().map(|&d| d as i64).collect();
         shape.push(self.shape()[s..=e].iter().product::<usize>() as i64);
@@ -154,31 +138,16 @@ impl Tensor {
     pub fn moveaxis(&self, source: &[i64], destination: &[i64]) -> Result<Tensor> {
         let n = self.ndim();
         if source.len() != destination.len() {
-            bail!(
-                Value,
-                "moveaxis: source {source:?} and destination {destination:?} differ in length"
-            );
+            bail!(Value, "moveaxis: source {source:?} and destination {destination:?} differ in length");
         }
-        let src: Vec<usize> = source
-            .iter()
-            .map(|&a| crate::core::normalize_axis(a, n))
-            .collect::<Result<_>>()?;
-        let dst: Vec<usize> = destination
-            .iter()
-            .map(|&a| crate::core::normalize_axis(a, n))
-            .collect::<Result<_>>()?;
-        let mut order: Vec<i64> = (0..n)
-            .filter(|i| !src.contains(i))
-            .map(|i| i as i64)
-            .collect();
+        let src: Vec<usize> = source.iter().map(|&a| crate::core::normalize_axis(a, n)).collect::<Result<_>>()?;
+        let dst: Vec<usize> = destination.iter().map(|&a| crate::core::normalize_axis(a, n)).collect::<Result<_>>()?;
+        let mut order: Vec<i64> = (0..n).filter(|i| !src.contains(i)).map(|i| i as i64).collect();
         let mut pairs: Vec<(usize, usize)> = dst.iter().copied().zip(src.iter().copied()).collect();
         pairs.sort();
         for (d, s) in pairs {
             if d > order.len() {
-                bail!(
-                    Value,
-                    "moveaxis: repeated axes in {source:?} or {destination:?}"
-                );
+                bail!(Value, "moveaxis: repeated axes in {source:?} or {destination:?}");
             }
             order.insert(d, s as i64);
         }

@@ -21,9 +21,7 @@ pub fn scalar_of(obj: &Bound<'_, PyAny>) -> PyResult<Option<Scalar>> {
         }
         return match obj.extract::<u64>() {
             Ok(u) => Ok(Some(Scalar::UInt(u))),
-            Err(_) => Err(PyValueError::new_err(format!(
-                "integer {obj} does not fit in 64 bits"
-            ))),
+            Err(_) => Err(PyValueError::new_err(format!("integer {obj} does not fit in 64 bits"))),
         };
     }
     if obj.is_instance_of::<PyFloat>() {
@@ -70,28 +68,18 @@ pub fn dims_of(obj: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
     let seq = obj.cast::<PySequence>().map_err(|_| {
         PyTypeError::new_err(format!(
             "expected a sequence of ints, got {}",
-            obj.get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default()
+            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
         ))
     })?;
     let mut out = Vec::with_capacity(seq.len()?);
     for item in seq.try_iter()? {
         let item = item?;
-        out.push(
-            item.call_method0("__index__")
-                .and_then(|v| v.extract::<i64>())
-                .map_err(|_| {
-                    PyTypeError::new_err(format!(
-                        "expected an integer size, got {}",
-                        item.get_type()
-                            .name()
-                            .map(|n| n.to_string())
-                            .unwrap_or_default()
-                    ))
-                })?,
-        );
+        out.push(item.call_method0("__index__").and_then(|v| v.extract::<i64>()).map_err(|_| {
+            PyTypeError::new_err(format!(
+                "expected an integer size, got {}",
+                item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            ))
+        })?);
     }
     Ok(out)
 }
@@ -100,9 +88,7 @@ pub fn dims_of(obj: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
 pub fn shape_of(dims: &[i64]) -> PyResult<Vec<usize>> {
     dims.iter()
         .map(|&d| {
-            usize::try_from(d).map_err(|_| {
-                PyValueError::new_err(format!("negative dimension {d} in shape {dims:?}"))
-            })
+            usize::try_from(d).map_err(|_| PyValueError::new_err(format!("negative dimension {d} in shape {dims:?}")))
         })
         .collect()
 }

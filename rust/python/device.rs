@@ -18,31 +18,19 @@ pub struct PyDevice {
 
 impl PyDevice {
     pub fn cpu() -> PyDevice {
-        PyDevice {
-            kind: "cpu".into(),
-            index: None,
-        }
+        PyDevice { kind: "cpu".into(), index: None }
     }
 
     fn parse(s: &str) -> PyResult<PyDevice> {
         let (kind, index) = match s.split_once(':') {
-            Some((k, i)) => (
-                k,
-                Some(
-                    i.parse::<u32>()
-                        .map_err(|_| PyValueError::new_err(format!("bad device index in {s:?}")))?,
-                ),
-            ),
+            Some((k, i)) => {
+                (k, Some(i.parse::<u32>().map_err(|_| PyValueError::new_err(format!("bad device index in {s:?}")))?))
+            }
             None => (s, None),
         };
         match kind {
-            "cpu" | "gpu" => Ok(PyDevice {
-                kind: kind.into(),
-                index,
-            }),
-            _ => Err(PyValueError::new_err(format!(
-                "unknown device {s:?}: expected 'cpu', 'gpu' or 'gpu:N'"
-            ))),
+            "cpu" | "gpu" => Ok(PyDevice { kind: kind.into(), index }),
+            _ => Err(PyValueError::new_err(format!("unknown device {s:?}: expected 'cpu', 'gpu' or 'gpu:N'"))),
         }
     }
 
@@ -85,13 +73,7 @@ impl PyDevice {
         self.index
     }
     fn __repr__(&self) -> String {
-        format!(
-            "device(type='{}'{})",
-            self.kind,
-            self.index
-                .map(|i| format!(", index={i}"))
-                .unwrap_or_default()
-        )
+        format!("device(type='{}'{})", self.kind, self.index.map(|i| format!(", index={i}")).unwrap_or_default())
     }
     fn __str__(&self) -> String {
         self.name()
@@ -101,11 +83,7 @@ impl PyDevice {
         pyo3::types::PyString::new(py, &self.name()).hash()
     }
     /// Equal to another device or to its name as a string ("cpu").
-    fn __richcmp__(
-        &self,
-        other: &Bound<'_, PyAny>,
-        op: pyo3::basic::CompareOp,
-    ) -> PyResult<Py<PyAny>> {
+    fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: pyo3::basic::CompareOp) -> PyResult<Py<PyAny>> {
         let py = other.py();
         let eq = match to_device(other) {
             Ok(o) => o == *self,
@@ -113,9 +91,7 @@ impl PyDevice {
         };
         match op {
             pyo3::basic::CompareOp::Eq => Ok(eq.into_pyobject(py)?.to_owned().into_any().unbind()),
-            pyo3::basic::CompareOp::Ne => {
-                Ok((!eq).into_pyobject(py)?.to_owned().into_any().unbind())
-            }
+            pyo3::basic::CompareOp::Ne => Ok((!eq).into_pyobject(py)?.to_owned().into_any().unbind()),
             _ => Ok(py.NotImplemented()),
         }
     }
@@ -130,21 +106,14 @@ pub fn to_device(obj: &Bound<'_, PyAny>) -> PyResult<PyDevice> {
     if let Ok(s) = obj.cast::<PyString>() {
         return PyDevice::parse(&s.extract::<String>()?);
     }
-    Err(PyTypeError::new_err(format!(
-        "expected a device or a device name, got {}",
-        obj.get_type().name()?
-    )))
+    Err(PyTypeError::new_err(format!("expected a device or a device name, got {}", obj.get_type().name()?)))
 }
 
 /// The device a creation function uses: the argument, else the default.
 pub fn device_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Device> {
     match obj {
         Some(o) if !o.is_none() => to_device(o)?.backend(),
-        _ if DEFAULT_IS_GPU.load(Ordering::Relaxed) => PyDevice {
-            kind: "gpu".into(),
-            index: None,
-        }
-        .backend(),
+        _ if DEFAULT_IS_GPU.load(Ordering::Relaxed) => PyDevice { kind: "gpu".into(), index: None }.backend(),
         _ => Ok(Device::Cpu),
     }
 }
@@ -160,10 +129,7 @@ pub fn set_default_device(d: &Bound<'_, PyAny>) -> PyResult<()> {
 #[pyfunction]
 pub fn get_default_device() -> PyDevice {
     if DEFAULT_IS_GPU.load(Ordering::Relaxed) {
-        PyDevice {
-            kind: "gpu".into(),
-            index: None,
-        }
+        PyDevice { kind: "gpu".into(), index: None }
     } else {
         PyDevice::cpu()
     }

@@ -74,11 +74,7 @@ fn dl_dtype(d: DType) -> DLDataType {
         F16 | F32 | F64 => 2,
         BF16 => 4,
     };
-    DLDataType {
-        code,
-        bits: (d.size() * 8) as u8,
-        lanes: 1,
-    }
+    DLDataType { code, bits: (d.size() * 8) as u8, lanes: 1 }
 }
 
 fn from_dl_dtype(t: DLDataType) -> Option<DType> {
@@ -115,10 +111,7 @@ struct Export {
 fn dl_tensor(t: &Tensor, ctx: &mut Export) -> DLTensor {
     DLTensor {
         data: t.data_ptr() as *mut c_void,
-        device: DLDevice {
-            device_type: KDL_CPU,
-            device_id: 0,
-        },
+        device: DLDevice { device_type: KDL_CPU, device_id: 0 },
         ndim: t.ndim() as i32,
         dtype: dl_dtype(t.dtype()),
         shape: ctx._shape.as_mut_ptr(),
@@ -171,11 +164,7 @@ pub fn export(py: Python<'_>, t: &Tensor, versioned: bool) -> PyResult<Py<PyAny>
                 flags: if t.is_readonly() { FLAG_READ_ONLY } else { 0 },
                 dl_tensor: dl,
             }));
-            ffi::PyCapsule_New(
-                m as *mut c_void,
-                VERSIONED.as_ptr(),
-                Some(capsule_versioned),
-            )
+            ffi::PyCapsule_New(m as *mut c_void, VERSIONED.as_ptr(), Some(capsule_versioned))
         } else {
             let m = Box::into_raw(Box::new(DLManagedTensor {
                 dl_tensor: dl,
@@ -221,7 +210,9 @@ pub fn import(x: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     if let Ok(dev) = x.call_method0("__dlpack_device__") {
         let (kind, _): (i32, i32) = dev.extract()?;
         if kind != KDL_CPU {
-            return Err(PyRuntimeError::new_err(format!("from_dlpack: the producer lives on DLPack device type {kind}; only CPU memory (type 1) can be shared")));
+            return Err(PyRuntimeError::new_err(format!(
+                "from_dlpack: the producer lives on DLPack device type {kind}; only CPU memory (type 1) can be shared"
+            )));
         }
     }
     let kw = PyDict::new(py);
@@ -234,34 +225,23 @@ pub fn import(x: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     let raw = cap.as_ptr();
     // SAFETY: capsule validity is checked by name before its pointer is read.
     unsafe {
-        let (versioned, dl, readonly, managed) =
-            if ffi::PyCapsule_IsValid(raw, VERSIONED.as_ptr()) == 1 {
-                let m = ffi::PyCapsule_GetPointer(raw, VERSIONED.as_ptr())
-                    as *mut DLManagedTensorVersioned;
-                if (*m).version.major > 1 {
-                    return Err(PyBufferError::new_err(format!(
-                        "from_dlpack: unsupported DLPack version {}",
-                        (*m).version.major
-                    )));
-                }
-                (
-                    true,
-                    &(*m).dl_tensor,
-                    (*m).flags & FLAG_READ_ONLY != 0,
-                    m as *mut c_void,
-                )
-            } else if ffi::PyCapsule_IsValid(raw, LEGACY.as_ptr()) == 1 {
-                let m = ffi::PyCapsule_GetPointer(raw, LEGACY.as_ptr()) as *mut DLManagedTensor;
-                (false, &(*m).dl_tensor, false, m as *mut c_void)
-            } else {
-                return Err(PyValueError::new_err(
-                    "from_dlpack: __dlpack__ did not return an unused DLPack capsule",
-                ));
-            };
+        let (versioned, dl, readonly, managed) = if ffi::PyCapsule_IsValid(raw, VERSIONED.as_ptr()) == 1 {
+            let m = ffi::PyCapsule_GetPointer(raw, VERSIONED.as_ptr()) as *mut DLManagedTensorVersioned;
+            if (*m).version.major > 1 {
+                return Err(PyBufferError::new_err(format!(
+                    "from_dlpack: unsupported DLPack version {}",
+                    (*m).version.major
+                )));
+            }
+            (true, &(*m).dl_tensor, (*m).flags & FLAG_READ_ONLY != 0, m as *mut c_void)
+        } else if ffi::PyCapsule_IsValid(raw, LEGACY.as_ptr()) == 1 {
+            let m = ffi::PyCapsule_GetPointer(raw, LEGACY.as_ptr()) as *mut DLManagedTensor;
+            (false, &(*m).dl_tensor, false, m as *mut c_void)
+        } else {
+            return Err(PyValueError::new_err("from_dlpack: __dlpack__ did not return an unused DLPack capsule"));
+        };
         if dl.device.device_type != KDL_CPU {
-            return Err(PyRuntimeError::new_err(
-                "from_dlpack: only CPU memory can be shared",
-            ));
+            return Err(PyRuntimeError::new_err("from_dlpack: only CPU memory can be shared"));
         }
         let dtype = from_dl_dtype(dl.dtype).ok_or_else(|| {
             PyTypeError::new_err(format!(
@@ -271,21 +251,11 @@ pub fn import(x: &Bound<'_, PyAny>) -> PyResult<Tensor> {
         })?;
         let nd = dl.ndim.max(0) as usize;
         let shape: Vec<usize> = (0..nd).map(|i| *dl.shape.add(i) as usize).collect();
-        let byte_strides: Option<Vec<isize>> = (!dl.strides.is_null()).then(|| {
-            (0..nd)
-                .map(|i| *dl.strides.add(i) as isize * dtype.size() as isize)
-                .collect()
-        });
+        let byte_strides: Option<Vec<isize>> = (!dl.strides.is_null())
+            .then(|| (0..nd).map(|i| *dl.strides.add(i) as isize * dtype.size() as isize).collect());
         let ptr = dl.data as usize + dl.byte_offset as usize;
         // Claim the capsule so its destructor no longer frees the tensor; we own it now.
-        ffi::PyCapsule_SetName(
-            raw,
-            if versioned {
-                VERSIONED_USED.as_ptr()
-            } else {
-                LEGACY_USED.as_ptr()
-            },
-        );
+        ffi::PyCapsule_SetName(raw, if versioned { VERSIONED_USED.as_ptr() } else { LEGACY_USED.as_ptr() });
         let owner = Box::new(Import { managed, versioned });
         if shape.iter().product::<usize>() == 0 {
             drop(owner);

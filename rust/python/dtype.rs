@@ -37,12 +37,7 @@ impl PyDType {
         self.__repr__()
     }
     fn __reduce__(&self, py: Python<'_>) -> PyResult<(Py<PyAny>, (String,))> {
-        Ok((
-            py.import("ferrograd")?
-                .getattr("_dtype_from_name")?
-                .unbind(),
-            (self.0.name().to_string(),),
-        ))
+        Ok((py.import("ferrograd")?.getattr("_dtype_from_name")?.unbind(), (self.0.name().to_string(),)))
     }
 }
 
@@ -59,9 +54,7 @@ pub fn default_float() -> DType {
 pub fn set_default_dtype(d: &Bound<'_, PyAny>) -> PyResult<()> {
     let d = to_dtype(d)?;
     if !matches!(d, DType::F32 | DType::F64) {
-        return Err(PyTypeError::new_err(format!(
-            "the default dtype must be float32 or float64, got {d}"
-        )));
+        return Err(PyTypeError::new_err(format!("the default dtype must be float32 or float64, got {d}")));
     }
     DEFAULT_FLOAT.store(d as u8, Ordering::Relaxed);
     Ok(())
@@ -81,17 +74,16 @@ pub fn to_dtype(obj: &Bound<'_, PyAny>) -> PyResult<DType> {
     if let Ok(s) = obj.cast::<PyString>() {
         let s: String = s.extract()?;
         let s = s.as_str();
-        return DType::from_name(s)
-            .ok_or_else(|| PyTypeError::new_err(format!("unknown dtype {s:?}")));
+        return DType::from_name(s).ok_or_else(|| PyTypeError::new_err(format!("unknown dtype {s:?}")));
     }
     if let Ok(t) = obj.cast::<PyType>() {
-        if t.is(&obj.py().get_type::<PyBool>()) {
+        if t.is(obj.py().get_type::<PyBool>()) {
             return Ok(DType::Bool);
         }
-        if t.is(&obj.py().get_type::<PyInt>()) {
+        if t.is(obj.py().get_type::<PyInt>()) {
             return Ok(DType::I64);
         }
-        if t.is(&obj.py().get_type::<PyFloat>()) {
+        if t.is(obj.py().get_type::<PyFloat>()) {
             return Ok(default_float());
         }
     }
@@ -102,13 +94,11 @@ pub fn to_dtype(obj: &Bound<'_, PyAny>) -> PyResult<DType> {
         .and_then(|np| np.call_method1("dtype", (obj,)))
         .and_then(|d| d.getattr("name"))
         .and_then(|n| n.extract::<String>())
-        .or_else(|_| {
-            obj.str()
-                .map(|s| s.to_string().trim_start_matches("torch.").to_string())
-        });
+        .or_else(|_| obj.str().map(|s| s.to_string().trim_start_matches("torch.").to_string()));
     match name {
-        Ok(n) => DType::from_name(&n)
-            .ok_or_else(|| PyTypeError::new_err(format!("ferrograd has no dtype matching {n:?}"))),
+        Ok(n) => {
+            DType::from_name(&n).ok_or_else(|| PyTypeError::new_err(format!("ferrograd has no dtype matching {n:?}")))
+        }
         Err(_) => Err(PyTypeError::new_err("expected a dtype")),
     }
 }

@@ -25,11 +25,7 @@ const NOGIL_MIN: usize = 1 << 14;
 
 /// Runs `f`, releasing the GIL when `work` (elements touched) is large, and reports a
 /// panic as a RuntimeError instead of unwinding into Python.
-pub fn run<T: Send>(
-    py: Python<'_>,
-    work: usize,
-    f: impl FnOnce() -> crate::core::Result<T> + Send,
-) -> PyResult<T> {
+pub fn run<T: Send>(py: Python<'_>, work: usize, f: impl FnOnce() -> crate::core::Result<T> + Send) -> PyResult<T> {
     let guarded = move || {
         catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| {
             let msg = p
@@ -37,15 +33,9 @@ pub fn run<T: Send>(
                 .cloned()
                 .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_default();
-            Err(Error::Runtime(format!(
-                "internal error in ferrograd (please report): {msg}"
-            )))
+            Err(Error::Runtime(format!("internal error in ferrograd (please report): {msg}")))
         })
     };
-    let out = if work >= NOGIL_MIN {
-        py.detach(guarded)
-    } else {
-        guarded()
-    };
+    let out = if work >= NOGIL_MIN { py.detach(guarded) } else { guarded() };
     out.map_err(PyErr::from)
 }

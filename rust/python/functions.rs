@@ -23,10 +23,7 @@ fn scalar_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Scalar> {
             return Ok(copy::item(&t.get().t));
         }
     }
-    Err(PyValueError::new_err(format!(
-        "{what} must be a number, got {}",
-        obj.get_type().name()?
-    )))
+    Err(PyValueError::new_err(format!("{what} must be a number, got {}", obj.get_type().name()?)))
 }
 
 #[pyfunction]
@@ -55,17 +52,9 @@ pub fn _arange(
     device: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
     device_arg(device)?;
-    let (a, b, s) = (
-        scalar_arg(start, "start")?,
-        scalar_arg(stop, "stop")?,
-        scalar_arg(step, "step")?,
-    );
+    let (a, b, s) = (scalar_arg(start, "start")?, scalar_arg(stop, "stop")?, scalar_arg(step, "step")?);
     let any_float = [a, b, s].iter().any(|x| matches!(x, Scalar::Float(_)));
-    let d = opt_dtype(dtype)?.unwrap_or(if any_float {
-        default_float()
-    } else {
-        DType::I64
-    });
+    let d = opt_dtype(dtype)?.unwrap_or(if any_float { default_float() } else { DType::I64 });
     Ok(create::arange(a, b, s, d)?.into())
 }
 
@@ -80,9 +69,8 @@ pub fn _linspace(
     device: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
     device_arg(device)?;
-    let num = usize::try_from(num).map_err(|_| {
-        PyValueError::new_err(format!("linspace: num must be non-negative, got {num}"))
-    })?;
+    let num = usize::try_from(num)
+        .map_err(|_| PyValueError::new_err(format!("linspace: num must be non-negative, got {num}")))?;
     let d = opt_dtype(dtype)?.unwrap_or_else(default_float);
     Ok(create::linspace(start, stop, num, endpoint, d)?.into())
 }
@@ -120,40 +108,16 @@ pub fn _random(
     let shape = shape_of(&dims_of(shape)?)?;
     let (a, b) = (scalar_arg(a, "low/mean")?, scalar_arg(b, "high/std")?);
     let (dist, default) = match kind {
-        "uniform" => (
-            create::Distribution::Uniform {
-                low: a.to_f64(),
-                high: b.to_f64(),
-            },
-            default_float(),
-        ),
-        "normal" => (
-            create::Distribution::Normal {
-                mean: a.to_f64(),
-                std: b.to_f64(),
-            },
-            default_float(),
-        ),
-        "integers" => (
-            create::Distribution::Integers {
-                low: a.to_i64(),
-                high: b.to_i64(),
-            },
-            DType::I64,
-        ),
-        _ => {
-            return Err(PyValueError::new_err(format!(
-                "unknown distribution {kind:?}"
-            )))
-        }
+        "uniform" => (create::Distribution::Uniform { low: a.to_f64(), high: b.to_f64() }, default_float()),
+        "normal" => (create::Distribution::Normal { mean: a.to_f64(), std: b.to_f64() }, default_float()),
+        "integers" => (create::Distribution::Integers { low: a.to_i64(), high: b.to_i64() }, DType::I64),
+        _ => return Err(PyValueError::new_err(format!("unknown distribution {kind:?}"))),
     };
     let d = opt_dtype(dtype)?.unwrap_or(default);
     let n: usize = shape.iter().product();
     let out = with_generator(generator, |g| {
         let mut local = g.clone();
-        let r = run(py, n, move || {
-            create::random(&mut local, &shape, dist, d).map(|t| (t, local))
-        });
+        let r = run(py, n, move || create::random(&mut local, &shape, dist, d).map(|t| (t, local)));
         r.map(|(t, local)| {
             *g = local;
             t
@@ -240,11 +204,7 @@ pub fn roll(
         Some(a) if !a.is_none() => dims_of(a)?,
         _ => vec![],
     };
-    let shifts = if shifts.len() == 1 && axes.len() > 1 {
-        vec![shifts[0]; axes.len()]
-    } else {
-        shifts
-    };
+    let shifts = if shifts.len() == 1 && axes.len() > 1 { vec![shifts[0]; axes.len()] } else { shifts };
     Ok(run(py, t.numel(), move || manip::roll(&t, &shifts, &axes))?.into())
 }
 
@@ -267,23 +227,15 @@ pub fn triu(py: Python<'_>, x: &Bound<'_, PyAny>, k: i64) -> PyResult<PyTensor> 
 pub fn nonzero<'py>(py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
     let t = to_tensor(x, None)?;
     if t.ndim() == 0 {
-        return Err(PyValueError::new_err(
-            "nonzero of a 0-d tensor is not defined; use atleast_1d first",
-        ));
+        return Err(PyValueError::new_err("nonzero of a 0-d tensor is not defined; use atleast_1d first"));
     }
-    let parts: Vec<PyTensor> = crate::ops::index::nonzero(&t)?
-        .into_iter()
-        .map(PyTensor::from)
-        .collect();
+    let parts: Vec<PyTensor> = crate::ops::index::nonzero(&t)?.into_iter().map(PyTensor::from).collect();
     PyTuple::new(py, parts)
 }
 
 #[pyfunction]
 #[pyo3(signature = (*shapes))]
-pub fn broadcast_shapes<'py>(
-    py: Python<'py>,
-    shapes: &Bound<'py, PyTuple>,
-) -> PyResult<Bound<'py, PyTuple>> {
+pub fn broadcast_shapes<'py>(py: Python<'py>, shapes: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyTuple>> {
     let mut out: Vec<usize> = vec![];
     for s in shapes.iter() {
         let s = shape_of(&dims_of(&s)?)?;

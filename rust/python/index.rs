@@ -31,25 +31,18 @@ fn item(obj: &Bound<'_, PyAny>) -> PyResult<IndexItem> {
         return Ok(IndexItem::Tensor(Tensor::from_vec(&[b], &[])?));
     }
     if obj.is_instance_of::<PyInt>() {
-        return Ok(IndexItem::Int(obj.extract().map_err(|_| {
-            PyIndexError::new_err(format!("index {obj} is out of range"))
-        })?));
+        return Ok(IndexItem::Int(
+            obj.extract().map_err(|_| PyIndexError::new_err(format!("index {obj} is out of range")))?,
+        ));
     }
     if let Ok(s) = obj.cast::<PySlice>() {
         let step = opt_int(&s.getattr("step")?)?.unwrap_or(1);
-        return Ok(IndexItem::Slice(
-            opt_int(&s.getattr("start")?)?,
-            opt_int(&s.getattr("stop")?)?,
-            step,
-        ));
+        return Ok(IndexItem::Slice(opt_int(&s.getattr("start")?)?, opt_int(&s.getattr("stop")?)?, step));
     }
     if let Ok(t) = obj.cast::<PyTensor>() {
         return tensor_item(t.get().t.clone());
     }
-    if obj.is_instance_of::<PyList>()
-        || obj.hasattr("__array_interface__")?
-        || obj.hasattr("__dlpack__")?
-    {
+    if obj.is_instance_of::<PyList>() || obj.hasattr("__array_interface__")? || obj.hasattr("__dlpack__")? {
         let empty_list = obj.cast::<PyList>().map(|l| l.is_empty()).unwrap_or(false);
         let t = to_tensor(obj, empty_list.then_some(DType::I64))?;
         return tensor_item(t);

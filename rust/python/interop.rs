@@ -34,24 +34,12 @@ pub unsafe fn tensor_over(
     if ptr % dtype.size() != 0 {
         return None;
     }
-    let probe = Layout {
-        shape: shape.into(),
-        strides: strides.clone(),
-        offset: 0,
-    };
+    let probe = Layout { shape: shape.into(), strides: strides.clone(), offset: 0 };
     let (lo, hi) = probe.span();
     let base = (ptr as isize + lo * size) as *mut u8;
     let buf = CpuBuffer::external(base, ((hi - lo) * size) as usize, readonly, owner);
-    let layout = Layout {
-        shape: shape.into(),
-        strides,
-        offset: (-lo) as usize,
-    };
-    Some(Tensor::from_parts(
-        Storage::Cpu(std::sync::Arc::new(buf)),
-        layout,
-        dtype,
-    ))
+    let layout = Layout { shape: shape.into(), strides, offset: (-lo) as usize };
+    Some(Tensor::from_parts(Storage::Cpu(std::sync::Arc::new(buf)), layout, dtype))
 }
 
 /// A tensor sharing the memory of any object with `__array_interface__` (numpy arrays).
@@ -60,13 +48,14 @@ pub fn from_array_interface(obj: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     let ai = obj.getattr("__array_interface__")?;
     let ai = ai.cast::<PyDict>()?;
     let get = |k: &str| -> PyResult<Bound<'_, PyAny>> {
-        ai.get_item(k)?
-            .ok_or_else(|| PyTypeError::new_err(format!("__array_interface__ lacks {k:?}")))
+        ai.get_item(k)?.ok_or_else(|| PyTypeError::new_err(format!("__array_interface__ lacks {k:?}")))
     };
     let typestr: String = get("typestr")?.extract()?;
     let dtype = DType::from_typestr(&typestr).ok_or_else(|| {
         let name = obj.getattr("dtype").map(|d| d.to_string()).unwrap_or(typestr.clone());
-        PyTypeError::new_err(format!("ferrograd cannot hold arrays of dtype {name}: convert it to a numeric or bool dtype first"))
+        PyTypeError::new_err(format!(
+            "ferrograd cannot hold arrays of dtype {name}: convert it to a numeric or bool dtype first"
+        ))
     })?;
     let shape: Vec<usize> = get("shape")?.extract()?;
     let strides: Option<Vec<isize>> = get("strides")?.extract()?;
@@ -79,10 +68,7 @@ pub fn from_array_interface(obj: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     match unsafe { tensor_over(ptr, &shape, strides.as_deref(), dtype, readonly, owner) } {
         Some(t) => Ok(t),
         None => {
-            let copy = obj
-                .py()
-                .import("numpy")?
-                .call_method1("ascontiguousarray", (obj,))?;
+            let copy = obj.py().import("numpy")?.call_method1("ascontiguousarray", (obj,))?;
             from_array_interface(&copy)
         }
     }
@@ -91,10 +77,7 @@ pub fn from_array_interface(obj: &Bound<'_, PyAny>) -> PyResult<Tensor> {
 /// The `__array_interface__` dict describing a CPU tensor's memory.
 pub fn array_interface<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyDict>> {
     let typestr = t.dtype().typestr().ok_or_else(|| {
-        PyTypeError::new_err(format!(
-            "numpy has no {} dtype: convert first, e.g. t.float().numpy()",
-            t.dtype()
-        ))
+        PyTypeError::new_err(format!("numpy has no {} dtype: convert first, e.g. t.float().numpy()", t.dtype()))
     })?;
     let d = PyDict::new(py);
     d.set_item("shape", PyTuple::new(py, t.shape())?)?;
@@ -104,10 +87,7 @@ pub fn array_interface<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, 
     if t.is_contiguous() {
         d.set_item("strides", py.None())?;
     } else {
-        d.set_item(
-            "strides",
-            PyTuple::new(py, t.strides().iter().map(|s| s * size))?,
-        )?;
+        d.set_item("strides", PyTuple::new(py, t.strides().iter().map(|s| s * size))?)?;
     }
     d.set_item("version", 3)?;
     Ok(d)

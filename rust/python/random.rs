@@ -10,10 +10,7 @@ use crate::cpu::random::Generator;
 /// PyTorch's default seed, so an unseeded program is still reproducible.
 const DEFAULT_SEED: u64 = 67280421310721;
 
-static DEFAULT: Mutex<Generator> = Mutex::new(Generator {
-    seed: DEFAULT_SEED,
-    offset: 0,
-});
+static DEFAULT: Mutex<Generator> = Mutex::new(Generator { seed: DEFAULT_SEED, offset: 0 });
 
 #[pyclass(name = "Generator", module = "ferrograd")]
 pub struct PyGenerator {
@@ -26,9 +23,7 @@ impl PyGenerator {
     #[pyo3(signature = (device=None))]
     fn new(device: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         super::device::device_arg(device)?;
-        Ok(PyGenerator {
-            g: Generator::new(DEFAULT_SEED),
-        })
+        Ok(PyGenerator { g: Generator::new(DEFAULT_SEED) })
     }
     fn manual_seed(mut slf: PyRefMut<'_, Self>, seed: i128) -> PyRefMut<'_, Self> {
         slf.g = Generator::new(seed as u64);
@@ -41,10 +36,7 @@ impl PyGenerator {
         (self.g.seed, self.g.offset)
     }
     fn set_state(&mut self, state: (u64, u64)) {
-        self.g = Generator {
-            seed: state.0,
-            offset: state.1,
-        };
+        self.g = Generator { seed: state.0, offset: state.1 };
     }
 }
 
@@ -60,10 +52,7 @@ pub fn initial_seed() -> u64 {
 }
 
 /// Runs `f` with the given generator, or the default one.
-pub fn with_generator<T>(
-    gen: Option<&Bound<'_, PyGenerator>>,
-    f: impl FnOnce(&mut Generator) -> T,
-) -> T {
+pub fn with_generator<T>(gen: Option<&Bound<'_, PyGenerator>>, f: impl FnOnce(&mut Generator) -> T) -> T {
     match gen {
         Some(g) => f(&mut g.borrow_mut().g),
         None => f(&mut DEFAULT.lock().unwrap_or_else(|p| p.into_inner())),

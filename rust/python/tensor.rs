@@ -86,9 +86,7 @@ impl PyTensor {
     fn stride<'py>(&self, py: Python<'py>, dim: Option<i64>) -> PyResult<Py<PyAny>> {
         match dim {
             None => self.strides(py)?.into_py_any(py),
-            Some(d) => {
-                self.t.strides()[crate::core::normalize_axis(d, self.t.ndim())?].into_py_any(py)
-            }
+            Some(d) => self.t.strides()[crate::core::normalize_axis(d, self.t.ndim())?].into_py_any(py),
         }
     }
     fn storage_offset(&self) -> usize {
@@ -132,9 +130,7 @@ impl PyTensor {
     }
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let n = self.__len__()?;
-        let items: Vec<PyTensor> = (0..n)
-            .map(|i| Ok(self.t.select(0, i as i64)?.into()))
-            .collect::<PyResult<_>>()?;
+        let items: Vec<PyTensor> = (0..n).map(|i| Ok(self.t.select(0, i as i64)?.into())).collect::<PyResult<_>>()?;
         Ok(PyList::new(py, items)?.try_iter()?.into_any())
     }
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
@@ -148,9 +144,7 @@ impl PyTensor {
             return Self::__repr__(slf);
         }
         let v = Self::item(slf.get(), slf.py())?;
-        v.bind(slf.py())
-            .call_method1("__format__", (spec,))?
-            .extract()
+        v.bind(slf.py()).call_method1("__format__", (spec,))?.extract()
     }
     fn item(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         scalar_to_py(py, one_element(&self.t, "item()")?)
@@ -163,13 +157,10 @@ impl PyTensor {
     }
     fn __int__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match one_element(&self.t, "int()")? {
-            Scalar::Float(f) if !f.is_finite() => Err(PyValueError::new_err(format!(
-                "cannot convert {f} to an integer"
-            ))),
-            Scalar::Float(f) => py
-                .import("builtins")?
-                .call_method1("int", (f,))
-                .map(|v| v.unbind()),
+            Scalar::Float(f) if !f.is_finite() => {
+                Err(PyValueError::new_err(format!("cannot convert {f} to an integer")))
+            }
+            Scalar::Float(f) => py.import("builtins")?.call_method1("int", (f,)).map(|v| v.unbind()),
             Scalar::UInt(u) => u.into_py_any(py),
             s => s.to_i64().into_py_any(py),
         }
@@ -242,11 +233,7 @@ impl PyTensor {
                 )));
             }
         }
-        let t = if copy == Some(true) {
-            copy::contiguous_copy(&self.t)?
-        } else {
-            self.t.clone()
-        };
+        let t = if copy == Some(true) { copy::contiguous_copy(&self.t)? } else { self.t.clone() };
         super::dlpack::export(py, &t, max_version.is_some_and(|v| v.0 >= 1))
     }
     fn __dlpack_device__(&self) -> (i32, i32) {
@@ -338,12 +325,7 @@ impl PyTensor {
                         self.t.dtype().size()
                     )));
                 }
-                return Ok(Tensor::from_parts(
-                    self.t.storage().clone(),
-                    self.t.layout().clone(),
-                    d,
-                )
-                .into());
+                return Ok(Tensor::from_parts(self.t.storage().clone(), self.t.layout().clone(), d).into());
             }
         }
         Ok(self.t.view(&dims_from_args(shape)?)?.into())
@@ -378,11 +360,7 @@ impl PyTensor {
         Ok(self.t.broadcast_to(&shape)?.into())
     }
     #[pyo3(signature = (dim=None, *, axis=None))]
-    fn squeeze(
-        &self,
-        dim: Option<&Bound<'_, PyAny>>,
-        axis: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<PyTensor> {
+    fn squeeze(&self, dim: Option<&Bound<'_, PyAny>>, axis: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
         let axes = match dim.or(axis) {
             Some(a) if !a.is_none() => Some(dims_of(a)?),
             _ => None,
@@ -394,11 +372,7 @@ impl PyTensor {
     }
     #[pyo3(signature = (*dims))]
     fn flip(&self, dims: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        let axes = if dims.is_empty() {
-            (0..self.t.ndim() as i64).collect()
-        } else {
-            dims_from_args(dims)?
-        };
+        let axes = if dims.is_empty() { (0..self.t.ndim() as i64).collect() } else { dims_from_args(dims)? };
         Ok(self.t.flip(&axes)?.into())
     }
     fn narrow(&self, dim: i64, start: i64, length: usize) -> PyResult<PyTensor> {
@@ -444,10 +418,7 @@ impl PyTensor {
     fn repeat(&self, py: Python<'_>, sizes: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
         let reps = super::convert::shape_of(&dims_from_args(sizes)?)?;
         if reps.len() < self.t.ndim() {
-            return Err(PyValueError::new_err(format!(
-                "repeat needs at least {} sizes, got {reps:?}",
-                self.t.ndim()
-            )));
+            return Err(PyValueError::new_err(format!("repeat needs at least {} sizes, got {reps:?}", self.t.ndim())));
         }
         let t = self.t.clone();
         Ok(run(py, t.numel(), move || manip::tile(&t, &reps))?.into())
@@ -459,23 +430,15 @@ impl PyTensor {
         let t = self.t.clone();
         Ok(run(py, 0, move || crate::ops::index::index(&t, &items))?.into())
     }
-    fn __setitem__(
-        &self,
-        py: Python<'_>,
-        key: &Bound<'_, PyAny>,
-        value: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
+    fn __setitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let items = super::index::parse(key)?;
         let v = value_tensor(value, self.t.dtype())?;
         let t = self.t.clone();
-        run(py, t.numel(), move || {
-            crate::ops::index::index_put(&t, &items, &v)
-        })
+        run(py, t.numel(), move || crate::ops::index::index_put(&t, &items, &v))
     }
     /// Fill with a scalar, in place.
     fn fill_<'py>(slf: &Bound<'py, Self>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
-        let s =
-            scalar_of(value)?.ok_or_else(|| PyTypeError::new_err("fill_ takes a Python scalar"))?;
+        let s = scalar_of(value)?.ok_or_else(|| PyTypeError::new_err("fill_ takes a Python scalar"))?;
         let t = slf.get().t.clone();
         run(slf.py(), t.numel(), move || copy::fill(&t, s))?;
         Ok(slf.clone())

@@ -1,0 +1,43 @@
+# The commands people and CI use. `make test` on a fresh machine builds everything.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+DEPS   := $(VENV)/.deps-installed
+export VIRTUAL_ENV := $(abspath $(VENV))
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: all build test demo lint fmt bench clean
+
+all: build
+
+$(DEPS): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "maturin>=1.7,<2" "numpy>=1.23" "pytest>=7" "hypothesis>=6" ruff
+	touch $@
+
+# Release build of the extension, installed into the venv in editable mode.
+build: $(DEPS)
+	$(VENV)/bin/maturin develop --release --quiet
+
+demo: build
+	$(PY) -m ferrograd.demo
+
+lint: $(DEPS)
+	cargo fmt --check
+	cargo clippy --quiet --all-targets -- -D warnings
+	cargo clippy --quiet --all-targets --features python -- -D warnings
+	$(VENV)/bin/ruff check python tests benchmarks
+
+test: build lint
+	cargo test --quiet
+	$(PY) -m pytest tests
+
+fmt:
+	cargo fmt
+	$(VENV)/bin/ruff check --fix python tests benchmarks
+
+bench: build
+	$(PY) benchmarks/bench_copy.py
+
+clean:
+	rm -rf target $(VENV)
