@@ -5,8 +5,11 @@
 //! merged, and a transposing copy (source fastest along another dim than the
 //! destination) is cache-blocked so both sides stream whole cache lines.
 
+use std::any::TypeId;
+
 use smallvec::SmallVec;
 
+use super::transpose;
 use super::{SendPtr, PARALLEL_MIN};
 use crate::core::{Dims, Element, Strides};
 
@@ -112,7 +115,7 @@ unsafe fn line<S: Copy, D: Copy, F: Fn(S) -> D>(n: usize, sp: *const S, ss: isiz
 
 /// Copies a 2-D block in TILE x TILE tiles (rows: dim 0, columns: dim 1 = dst-contiguous).
 #[inline(always)]
-unsafe fn tiles<S: Copy, D: Copy, F: Fn(S) -> D>(
+unsafe fn tiles<S: Copy + 'static, D: Copy + 'static, F: Fn(S) -> D>(
     rows: usize,
     cols: usize,
     sp: *const S,
@@ -121,6 +124,19 @@ unsafe fn tiles<S: Copy, D: Copy, F: Fn(S) -> D>(
     (dr, dc): (isize, isize),
     f: &F,
 ) {
+    // Dtype-preserving 4-byte copies arrive as u32 -> u32 with the identity conversion
+    // (see ops::copy), and then the AVX micro-kernel can move raw bits.
+    let raw32 = TypeId::of::<S>() == TypeId::of::<u32>() && TypeId::of::<D>() == TypeId::of::<u32>();
+    if raw32 && sr == 1 && dc == 1 && transpose::available() {
+        for r0 in (0..rows).step_by(TILE) {
+            for c0 in (0..cols).step_by(TILE) {
+                let s = sp.offset(r0 as isize + c0 as isize * sc) as *const u32;
+                let d = dp.offset(r0 as isize * dr + c0 as isize) as *mut u32;
+                transpose::transpose32((rows - r0).min(TILE), (cols - c0).min(TILE), s, sc, d, dr);
+            }
+        }
+        return;
+    }
     for r0 in (0..rows).step_by(TILE) {
         let r1 = (r0 + TILE).min(rows);
         for c0 in (0..cols).step_by(TILE) {
@@ -137,7 +153,7 @@ unsafe fn tiles<S: Copy, D: Copy, F: Fn(S) -> D>(
 }
 
 /// Runs `plan` from `sp` into `dp` on this thread.
-unsafe fn run_plan<S: Copy, D: Copy, F: Fn(S) -> D>(p: &Plan, sp: *const S, dp: *mut D, f: &F) {
+unsafe fn run_plan<S: Copy + 'static, D: Copy + 'static, F: Fn(S) -> D>(p: &Plan, sp: *const S, dp: *mut D, f: &F) {
     let n = p.shape.len();
     if n == 0 {
         *dp = f(*sp);

@@ -5,6 +5,7 @@ pub mod copy;
 pub mod fill;
 pub mod random;
 pub mod select;
+pub mod transpose;
 
 /// Below this many elements an op stays on the calling thread: a rayon fork/join costs
 /// a few microseconds, more than the work it would split.
