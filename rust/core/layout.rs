@@ -73,13 +73,13 @@ pub fn slice_indices(dim: usize, start: Option<i64>, stop: Option<i64>, step: i6
     if step == 0 {
         bail!(Value, "slice step cannot be zero");
     }
-    let n = dim as i64;
-    let clamp = |v: i64, lo: i64, hi: i64| v.max(lo).min(hi);
+    // i128 keeps every intermediate exact for any i64 start/stop/step.
+    let (n, step) = (dim as i128, step as i128);
     let (lo, hi) = if step > 0 { (0, n) } else { (-1, n - 1) };
-    let norm = |v: Option<i64>, default: i64| match v {
+    let norm = |v: Option<i64>, default: i128| match v {
         None => default,
-        Some(v) if v < 0 => clamp(v + n, lo, hi),
-        Some(v) => clamp(v, lo, hi),
+        Some(v) if v < 0 => (v as i128 + n).clamp(lo, hi),
+        Some(v) => (v as i128).clamp(lo, hi),
     };
     let (s, e) = if step > 0 { (norm(start, 0), norm(stop, n)) } else { (norm(start, n - 1), norm(stop, -1)) };
     let len = if step > 0 {
@@ -89,11 +89,13 @@ pub fn slice_indices(dim: usize, start: Option<i64>, stop: Option<i64>, step: i6
             0
         }
     } else if s > e {
-        (s - e + (-step) - 1) / (-step)
+        (s - e - step - 1) / (-step)
     } else {
         0
     };
-    Ok((if len == 0 { 0 } else { s as usize }, step as isize, len as usize))
+    // A step larger than the dim only ever takes one element: clamp so the stride fits.
+    let step = step.clamp(-(n.max(1)), n.max(1)) as isize;
+    Ok((if len == 0 { 0 } else { s as usize }, step, len as usize))
 }
 
 impl Layout {
@@ -177,6 +179,7 @@ impl Layout {
 
     /// Broadcast to `shape` (numpy rules, new dims on the left) with stride 0.
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Layout> {
+        checked_numel(shape)?;
         let (n, m) = (shape.len(), self.ndim());
         if m > n {
             bail!(Value, "cannot broadcast a tensor of shape {:?} to {shape:?}", self.shape);
@@ -224,7 +227,7 @@ impl Layout {
         let a = self.axis(axis)?;
         let d = self.shape[a] as i64;
         let s = if start < 0 { start + d } else { start };
-        if s < 0 || s > d || s as usize + length > d as usize {
+        if s < 0 || s > d || (s as usize).checked_add(length).is_none_or(|end| end > d as usize) {
             bail!(Index, "narrow({start}, {length}) is out of range for axis {a} of size {d}");
         }
         Ok(self.slice(a, s as usize, 1, length))
@@ -284,10 +287,12 @@ impl Layout {
             bail!(Value, "diagonal needs two different axes, got {axis1} and {axis2}");
         }
         let (da, db) = (self.shape[a] as i64, self.shape[b] as i64);
-        let len = if offset >= 0 { (db - offset).min(da) } else { (da + offset).min(db) }.max(0) as usize;
+        let len = if offset >= 0 { db.saturating_sub(offset).min(da) } else { da.saturating_add(offset).min(db) }.max(0)
+            as usize;
         let mut base = self.offset as isize;
         if len > 0 {
-            base += if offset >= 0 { offset as isize * self.strides[b] } else { -offset as isize * self.strides[a] };
+            // len > 0 bounds |offset| by the axis sizes, so these products fit.
+            base += if offset >= 0 { offset as isize * self.strides[b] } else { -(offset as isize) * self.strides[a] };
         }
         let mut out = Layout { shape: Dims::new(), strides: Strides::new(), offset: base as usize };
         for i in 0..self.ndim() {

@@ -89,7 +89,10 @@ pub fn repeat(t: &Tensor, repeats: &[usize], axis: Option<i64>) -> Result<Tensor
         return contiguous_copy(&u.broadcast_to(&bshape)?)?.reshape(&out);
     }
     let mut shape = src.shape().to_vec();
-    shape[a] = repeats.iter().sum();
+    shape[a] = repeats
+        .iter()
+        .try_fold(0usize, |acc, &r| acc.checked_add(r))
+        .ok_or_else(|| crate::core::Error::Value(format!("repeat: counts {repeats:?} are too large")))?;
     let out = Tensor::for_overwrite(&shape, src.dtype())?;
     let mut at = 0usize;
     for (i, &r) in repeats.iter().enumerate() {

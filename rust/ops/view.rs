@@ -134,23 +134,4 @@ impl Tensor {
         shape.extend(self.shape()[a + 1..].iter().map(|&d| d as i64));
         self.reshape(&shape)
     }
-
-    pub fn moveaxis(&self, source: &[i64], destination: &[i64]) -> Result<Tensor> {
-        let n = self.ndim();
-        if source.len() != destination.len() {
-            bail!(Value, "moveaxis: source {source:?} and destination {destination:?} differ in length");
-        }
-        let src: Vec<usize> = source.iter().map(|&a| crate::core::normalize_axis(a, n)).collect::<Result<_>>()?;
-        let dst: Vec<usize> = destination.iter().map(|&a| crate::core::normalize_axis(a, n)).collect::<Result<_>>()?;
-        let mut order: Vec<i64> = (0..n).filter(|i| !src.contains(i)).map(|i| i as i64).collect();
-        let mut pairs: Vec<(usize, usize)> = dst.iter().copied().zip(src.iter().copied()).collect();
-        pairs.sort();
-        for (d, s) in pairs {
-            if d > order.len() {
-                bail!(Value, "moveaxis: repeated axes in {source:?} or {destination:?}");
-            }
-            order.insert(d, s as i64);
-        }
-        self.permute(&order)
-    }
 }

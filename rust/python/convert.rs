@@ -1,6 +1,7 @@
 //! Python values in, Python values out: scalars, shapes, and anything tensor-like.
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PySequence, PyTuple};
 use pyo3::IntoPyObjectExt;
@@ -60,10 +61,31 @@ pub fn dims_from_args(args: &Bound<'_, PyTuple>) -> PyResult<Vec<i64>> {
     dims_of(args.as_any())
 }
 
+/// An int, or anything with `__index__` (numpy integers, 0-d integer tensors).
+pub fn index_int(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    if obj.is_instance_of::<PyInt>() {
+        return obj.extract::<i64>();
+    }
+    obj.call_method0(intern!(obj.py(), "__index__")).and_then(|v| v.extract::<i64>()).map_err(|_| {
+        PyTypeError::new_err(format!(
+            "expected an integer, got {}",
+            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+        ))
+    })
+}
+
 /// A sequence of ints (or a single int) as a list of i64.
 pub fn dims_of(obj: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
-    if let Ok(i) = obj.extract::<i64>() {
-        return Ok(vec![i]);
+    // Tuples and lists first: the generic sequence check is an isinstance against an ABC,
+    // and a failed extraction builds an exception object.
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        return t.iter().map(|x| index_int(&x)).collect();
+    }
+    if let Ok(l) = obj.cast::<PyList>() {
+        return l.iter().map(|x| index_int(&x)).collect();
+    }
+    if obj.is_instance_of::<PyInt>() || obj.hasattr(intern!(obj.py(), "__index__"))? {
+        return Ok(vec![index_int(obj)?]);
     }
     let seq = obj.cast::<PySequence>().map_err(|_| {
         PyTypeError::new_err(format!(
@@ -73,13 +95,7 @@ pub fn dims_of(obj: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
     })?;
     let mut out = Vec::with_capacity(seq.len()?);
     for item in seq.try_iter()? {
-        let item = item?;
-        out.push(item.call_method0("__index__").and_then(|v| v.extract::<i64>()).map_err(|_| {
-            PyTypeError::new_err(format!(
-                "expected an integer size, got {}",
-                item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
-            ))
-        })?);
+        out.push(index_int(&item?)?);
     }
     Ok(out)
 }

@@ -1,6 +1,7 @@
 //! Python index expressions (`t[0, 1:3, None, ..., idx]`) parsed into [`IndexItem`]s.
 
 use pyo3::exceptions::PyIndexError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyEllipsis, PyInt, PyList, PyNone, PySlice, PyTuple};
 
@@ -13,8 +14,7 @@ fn opt_int(obj: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
     if obj.is_none() {
         return Ok(None);
     }
-    obj.call_method0("__index__")
-        .and_then(|v| v.extract::<i64>())
+    super::convert::index_int(obj)
         .map(Some)
         .map_err(|_| PyIndexError::new_err("slice indices must be integers or None"))
 }
@@ -36,8 +36,10 @@ fn item(obj: &Bound<'_, PyAny>) -> PyResult<IndexItem> {
         ));
     }
     if let Ok(s) = obj.cast::<PySlice>() {
-        let step = opt_int(&s.getattr("step")?)?.unwrap_or(1);
-        return Ok(IndexItem::Slice(opt_int(&s.getattr("start")?)?, opt_int(&s.getattr("stop")?)?, step));
+        let py = obj.py();
+        let step = opt_int(&s.getattr(intern!(py, "step"))?)?.unwrap_or(1);
+        let (start, stop) = (s.getattr(intern!(py, "start"))?, s.getattr(intern!(py, "stop"))?);
+        return Ok(IndexItem::Slice(opt_int(&start)?, opt_int(&stop)?, step));
     }
     if let Ok(t) = obj.cast::<PyTensor>() {
         return tensor_item(t.get().t.clone());
