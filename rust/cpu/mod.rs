@@ -3,9 +3,13 @@
 
 pub mod copy;
 pub mod fill;
+pub mod num;
 pub mod random;
 pub mod select;
+pub mod simd;
+pub mod strided;
 pub mod transpose;
+pub mod vmath;
 
 /// Below this many elements an op stays on the calling thread: a rayon fork/join costs
 /// a few microseconds, more than the work it would split.
