@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import (
     _core,
+    _math,
     _methods,  # noqa: F401  (adds the Python-implemented Tensor methods)
 )
 from ._core import (
@@ -93,6 +94,9 @@ from ._manip import (
     unsqueeze,
     unstack,
 )
+
+globals().update(_math.FUNCTIONS)
+_math.install_methods()
 
 __version__ = "0.1.0"
 

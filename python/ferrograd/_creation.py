@@ -57,18 +57,27 @@ def _shares_input(t: Tensor, obj) -> bool:
     return False
 
 
+def _tensor_like(x) -> Tensor:
+    """``x`` itself if it is a tensor, else ``x`` converted (TypeError if it cannot be)."""
+    return x if isinstance(x, Tensor) else _core._as_tensor(x)
+
+
 def _like(x: Tensor, dtype):
     return x.dtype if dtype is None else dtype
 
 
+def _default(dtype):
+    return _core.get_default_dtype() if dtype is None else dtype
+
+
 def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     _check_grad(requires_grad)
-    return _core._full(_shape(size), 0.0, dtype=dtype or _core.get_default_dtype(), device=device)
+    return _core._full(_shape(size), 0.0, dtype=_default(dtype), device=device)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     _check_grad(requires_grad)
-    return _core._full(_shape(size), 1.0, dtype=dtype or _core.get_default_dtype(), device=device)
+    return _core._full(_shape(size), 1.0, dtype=_default(dtype), device=device)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -84,18 +93,22 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> T
 
 
 def zeros_like(x, /, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    x = _tensor_like(x)
     return zeros(x.shape, dtype=_like(x, dtype), device=device, requires_grad=requires_grad)
 
 
 def ones_like(x, /, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    x = _tensor_like(x)
     return ones(x.shape, dtype=_like(x, dtype), device=device, requires_grad=requires_grad)
 
 
 def empty_like(x, /, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    x = _tensor_like(x)
     return empty(x.shape, dtype=_like(x, dtype), device=device, requires_grad=requires_grad)
 
 
 def full_like(x, /, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    x = _tensor_like(x)
     return full(x.shape, fill_value, dtype=_like(x, dtype), device=device, requires_grad=requires_grad)
 
 
@@ -158,8 +171,10 @@ def normal(mean=0.0, std=1.0, size=(), *, generator=None, dtype=None, device=Non
 
 
 def rand_like(x, /, *, dtype=None, device=None) -> Tensor:
+    x = _tensor_like(x)
     return rand(x.shape, dtype=_like(x, dtype), device=device)
 
 
 def randn_like(x, /, *, dtype=None, device=None) -> Tensor:
+    x = _tensor_like(x)
     return randn(x.shape, dtype=_like(x, dtype), device=device)

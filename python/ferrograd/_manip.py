@@ -32,8 +32,9 @@ def split(x: Tensor, indices_or_sections, /, axis=None, *, dim=None) -> list:
     bounds = [0, *points, n]
     out = []
     for lo, hi in zip(bounds[:-1], bounds[1:]):
-        lo, hi = builtins.min(builtins.max(lo, 0), n), builtins.min(builtins.max(hi, 0), n)
-        out.append(x.narrow(ax, lo, builtins.max(hi - lo, 0)))
+        # numpy slices x[lo:hi] with Python's rules (negative points count from the end).
+        start, stop, _ = slice(lo, hi).indices(n)
+        out.append(x.narrow(ax, start, builtins.max(stop - start, 0)))
     return out
 
 

@@ -354,3 +354,20 @@ mod promote_tests {
         assert_eq!(promote(F32, F64), F64);
     }
 }
+
+static DEFAULT_FLOAT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(DType::F32 as u8);
+
+/// The dtype that Python floats and integer-to-float promotions produce (float32 unless
+/// `set_default_dtype(float64)`).
+pub fn default_float() -> DType {
+    if DEFAULT_FLOAT.load(std::sync::atomic::Ordering::Relaxed) == DType::F64 as u8 {
+        DType::F64
+    } else {
+        DType::F32
+    }
+}
+
+pub fn set_default_float(d: DType) {
+    DEFAULT_FLOAT
+        .store(if d == DType::F64 { DType::F64 } else { DType::F32 } as u8, std::sync::atomic::Ordering::Relaxed);
+}

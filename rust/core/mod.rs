@@ -8,7 +8,7 @@ mod storage;
 mod tensor;
 
 pub use device::Device;
-pub use dtype::{promote, DType, Element, Scalar};
+pub use dtype::{default_float, promote, set_default_float, DType, Element, Scalar};
 pub use error::{Error, Result};
 pub use layout::{broadcast_shapes, normalize_axis, Dims, Layout, Strides};
 pub use storage::{CpuBuffer, Owner, Storage};

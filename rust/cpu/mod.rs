@@ -2,7 +2,9 @@
 //! strided inputs in place and splits large work across the rayon pool.
 
 pub mod copy;
+pub mod elementwise;
 pub mod fill;
+pub mod fmath;
 pub mod num;
 pub mod random;
 pub mod select;

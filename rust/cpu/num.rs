@@ -80,7 +80,13 @@ macro_rules! int_num {
                     // PyTorch's integer rule: only 1 and -1 survive negative exponents.
                     return match a as i128 {
                         1 => 1,
-                        -1 => if (b as i128) % 2 == 0 { 1 } else { a },
+                        -1 => {
+                            if (b as i128) % 2 == 0 {
+                                1
+                            } else {
+                                a
+                            }
+                        }
                         _ => 0,
                     };
                 }
@@ -96,11 +102,19 @@ macro_rules! int_num {
             }
             #[inline(always)]
             fn max(a: Self, b: Self) -> Self {
-                if a >= b { a } else { b }
+                if a >= b {
+                    a
+                } else {
+                    b
+                }
             }
             #[inline(always)]
             fn min(a: Self, b: Self) -> Self {
-                if a <= b { a } else { b }
+                if a <= b {
+                    a
+                } else {
+                    b
+                }
             }
             #[inline(always)]
             fn neg(a: Self) -> Self {
@@ -109,12 +123,22 @@ macro_rules! int_num {
             #[inline(always)]
             #[allow(unused_comparisons)]
             fn abs(a: Self) -> Self {
-                if a < (0 as $t) { (0 as $t).wrapping_sub(a) } else { a }
+                if a < (0 as $t) {
+                    (0 as $t).wrapping_sub(a)
+                } else {
+                    a
+                }
             }
             #[inline(always)]
             #[allow(unused_comparisons)]
             fn sign(a: Self) -> Self {
-                if a > (0 as $t) { 1 } else if a < (0 as $t) { (0 as $t).wrapping_sub(1) } else { 0 }
+                if a > (0 as $t) {
+                    1
+                } else if a < (0 as $t) {
+                    (0 as $t).wrapping_sub(1)
+                } else {
+                    0
+                }
             }
         }
     };
@@ -186,7 +210,11 @@ pub fn py_divmod(a: f64, b: f64) -> (f64, f64) {
     }
     let q = if div != 0.0 {
         let f = div.floor();
-        if div - f > 0.5 { f + 1.0 } else { f }
+        if div - f > 0.5 {
+            f + 1.0
+        } else {
+            f
+        }
     } else {
         0.0f64.copysign(a / b)
     };
@@ -227,12 +255,20 @@ macro_rules! float_num {
             #[inline(always)]
             fn max(a: Self, b: Self) -> Self {
                 let (x, y) = ($to(a), $to(b));
-                if x.is_nan() || x >= y { a } else { b }
+                if x.is_nan() || x >= y {
+                    a
+                } else {
+                    b
+                }
             }
             #[inline(always)]
             fn min(a: Self, b: Self) -> Self {
                 let (x, y) = ($to(a), $to(b));
-                if x.is_nan() || x <= y { a } else { b }
+                if x.is_nan() || x <= y {
+                    a
+                } else {
+                    b
+                }
             }
             #[inline(always)]
             fn neg(a: Self) -> Self {
@@ -245,7 +281,13 @@ macro_rules! float_num {
             #[inline(always)]
             fn sign(a: Self) -> Self {
                 let x = $to(a);
-                $from(if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { x })
+                $from(if x > 0.0 {
+                    1.0
+                } else if x < 0.0 {
+                    -1.0
+                } else {
+                    x
+                })
             }
             #[inline(always)]
             fn is_nan(self) -> bool {
@@ -291,13 +333,21 @@ macro_rules! bits_int {
             #[inline(always)]
             #[allow(unused_comparisons)]
             fn shl(a: Self, b: Self) -> Self {
-                if b < (0 as $t) || (b as u64) >= $bits { 0 } else { a << (b as u32) }
+                if b < (0 as $t) || (b as u64) >= $bits {
+                    0
+                } else {
+                    a << (b as u32)
+                }
             }
             #[inline(always)]
             #[allow(unused_comparisons)]
             fn shr(a: Self, b: Self) -> Self {
                 if b < (0 as $t) || (b as u64) >= $bits {
-                    if a < (0 as $t) { (0 as $t).wrapping_sub(1) } else { 0 }
+                    if a < (0 as $t) {
+                        (0 as $t).wrapping_sub(1)
+                    } else {
+                        0
+                    }
                 } else {
                     a >> (b as u32)
                 }

@@ -87,7 +87,8 @@ impl<const N: usize> MultiPlan<N> {
         let nd = self.shape.len();
         let byte = |k: usize, elems: isize| elems * sizes[k] as isize;
         if nd == 1 {
-            let ptrs: [*mut u8; N] = std::array::from_fn(|k| bases[k].offset(byte(k, lo as isize * self.strides[0][k])));
+            let ptrs: [*mut u8; N] =
+                std::array::from_fn(|k| bases[k].offset(byte(k, lo as isize * self.strides[0][k])));
             return line(hi - lo, ptrs, self.strides[0]);
         }
         let inner = self.strides[nd - 1];

@@ -3,6 +3,9 @@
 //! denormals with selects rather than branches; tests bound the error in ulps against
 //! the float64 libm result.
 
+// Coefficients are quoted exactly as published (Cephes), even past float32 precision.
+#![allow(clippy::excessive_precision)]
+
 const LN2_HI: f32 = 0.693_359_4;
 const LN2_LO: f32 = -2.121_944_4e-4;
 
@@ -108,7 +111,11 @@ pub fn tanh(x: f32) -> f32 {
     // tanh is odd: the sign of x fixes the sign of zero results too.
     let small = mul_add(p * z, x, x).copysign(x);
     let big = (1.0 - 2.0 / (exp(2.0 * a) + 1.0)).copysign(x);
-    if a < 0.625 { small } else { big }
+    if a < 0.625 {
+        small
+    } else {
+        big
+    }
 }
 
 #[inline(always)]
@@ -116,7 +123,11 @@ pub fn sigmoid(x: f32) -> f32 {
     // exp of a non-positive argument never overflows; mirror for positive x.
     let e = exp(-x.abs());
     let pos = 1.0 / (1.0 + e);
-    if x >= 0.0 { pos } else { e * pos }
+    if x >= 0.0 {
+        pos
+    } else {
+        e * pos
+    }
 }
 
 /// Cody-Waite reduction by pi/4 for |x| up to TRIG_MAX (callers fall back to libm beyond).
@@ -124,7 +135,7 @@ pub fn sigmoid(x: f32) -> f32 {
 fn reduce(x: f32) -> (f32, i32) {
     let a = x.abs();
     let j = (a * std::f32::consts::FRAC_2_PI * 2.0) as i32; // octant
-    let j = (j + 1) & !1; // even octant -> symmetric range [-pi/4, pi/4]
+    let j = j.wrapping_add(1) & !1; // even octant -> symmetric range [-pi/4, pi/4]
     let y = j as f32;
     let r = mul_add(y, -3.774_895e-8, mul_add(y, -2.418_756_5e-4, mul_add(y, -0.785_156_25, a)));
     (r, j)
@@ -173,7 +184,11 @@ pub fn cos(x: f32) -> f32 {
     let q = (j >> 1) & 3; // quadrant of |x|: cos, -sin, -cos, sin
     let v = if q & 1 == 0 { cos_poly(r) } else { sin_poly(r) };
     let v = if q == 1 || q == 2 { -v } else { v };
-    if x.is_finite() { v } else { f32::NAN }
+    if x.is_finite() {
+        v
+    } else {
+        f32::NAN
+    }
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ fn copy_raw(dst: &Tensor, src_layout: &Layout, src: &Tensor) {
 /// `dst`'s strides. Overlapping operands are handled by copying `src` first.
 pub fn assign(dst: &Tensor, src: &Tensor) -> Result<()> {
     dst.check_writable()?;
+    let src = &drop_leading_ones(src, dst.ndim());
     let layout = src.layout().broadcast_to(dst.shape())?;
     if dst.may_overlap(src) {
         let tmp = contiguous_copy(src)?;
@@ -46,6 +47,19 @@ pub fn assign(dst: &Tensor, src: &Tensor) -> Result<()> {
         copy_raw(dst, &layout, src);
     }
     Ok(())
+}
+
+/// `t` without leading size-1 dims beyond `ndim` (numpy lets an assigned value carry them).
+pub fn drop_leading_ones(t: &Tensor, ndim: usize) -> Tensor {
+    let extra = t.ndim().saturating_sub(ndim);
+    let ones = t.shape()[..extra].iter().take_while(|&&d| d == 1).count();
+    if ones == 0 {
+        return t.clone();
+    }
+    let mut l = t.layout().clone();
+    l.shape.drain(..ones);
+    l.strides.drain(..ones);
+    t.with_layout(l)
 }
 
 /// Writes `value` into every element of `dst`.

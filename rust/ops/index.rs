@@ -34,14 +34,23 @@ fn consumed(item: &IndexItem) -> usize {
     }
 }
 
+/// A vector of `n` copies of `v`, or a MemoryError instead of an abort.
+fn try_filled<T: Clone>(n: usize, v: T) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    out.try_reserve_exact(n)
+        .map_err(|_| crate::core::Error::OutOfMemory(format!("cannot allocate an index table of {n} entries")))?;
+    out.resize(n, v);
+    Ok(out)
+}
+
 /// Index values of an integer tensor as i64, in C order.
 fn index_values(t: &Tensor) -> Result<Vec<i64>> {
     if !t.dtype().is_int() {
         bail!(Index, "tensors used as indices must be integer or boolean, got {}", t.dtype());
     }
     let c = astype(t, DType::I64)?;
-    let p = c.data_ptr() as *const i64;
-    Ok((0..c.numel()).map(|i| unsafe { *p.add(i) }).collect())
+    // SAFETY: a fresh contiguous int64 tensor of c.numel() elements.
+    Ok(unsafe { std::slice::from_raw_parts(c.data_ptr() as *const i64, c.numel()) }.to_vec())
 }
 
 /// Per-dim coordinates of the true elements of a boolean tensor (numpy `nonzero`).
@@ -179,9 +188,9 @@ fn advanced(r: &Resolved) -> Result<Advanced> {
             ))
         })?;
     }
-    let nb: usize = bshape.iter().product();
+    let nb = crate::core::layout::checked_numel(&bshape)?;
     let vl = r.view.layout();
-    let mut offsets = vec![vl.offset as isize; nb];
+    let mut offsets = try_filled(nb, vl.offset as isize)?;
     for (ix, &dim) in r.adv_index.iter().zip(&r.adv_dims) {
         let vals = index_values(&ix.broadcast_to(&bshape)?)?;
         let (n, stride) = (vl.shape[dim] as i64, vl.strides[dim]);
@@ -250,7 +259,7 @@ pub fn index_put(t: &Tensor, items: &[IndexItem], value: &Tensor) -> Result<()> 
     let shape = adv.result_shape();
     // A contiguous copy of the value in the result's shape: it cannot alias `t`, and its
     // broadcast positions are evenly strided.
-    let v = astype(&value.broadcast_to(&shape)?, t.dtype())?;
+    let v = astype(&crate::ops::copy::drop_leading_ones(value, shape.len()).broadcast_to(&shape)?, t.dtype())?;
     let (block_stride, v_inner) = adv.result_parts(v.layout());
     scatter_blocks(&r.view, &adv.offsets, &adv.rest, &v, block_stride, &v_inner);
     Ok(())

@@ -3,8 +3,10 @@
 
 pub mod copy;
 pub mod create;
+pub mod elementwise;
 pub mod index;
 pub mod manip;
+pub mod table;
 pub mod view;
 
 pub use index::IndexItem;

@@ -25,7 +25,8 @@ pub fn scalar_of(obj: &Bound<'_, PyAny>) -> PyResult<Option<Scalar>> {
             Err(_) => Err(PyValueError::new_err(format!("integer {obj} does not fit in 64 bits"))),
         };
     }
-    if obj.is_instance_of::<PyFloat>() {
+    // Exactly `float`: numpy's float64 scalars subclass it but carry their own dtype.
+    if obj.is_exact_instance_of::<PyFloat>() {
         return Ok(Some(Scalar::Float(obj.extract()?)));
     }
     Ok(None)
@@ -64,7 +65,9 @@ pub fn dims_from_args(args: &Bound<'_, PyTuple>) -> PyResult<Vec<i64>> {
 /// An int, or anything with `__index__` (numpy integers, 0-d integer tensors).
 pub fn index_int(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
     if obj.is_instance_of::<PyInt>() {
-        return obj.extract::<i64>();
+        return obj
+            .extract::<i64>()
+            .map_err(|_| PyValueError::new_err(format!("integer {obj} does not fit in 64 bits")));
     }
     obj.call_method0(intern!(obj.py(), "__index__")).and_then(|v| v.extract::<i64>()).map_err(|_| {
         PyTypeError::new_err(format!(
@@ -72,6 +75,40 @@ pub fn index_int(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
             obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
         ))
     })
+}
+
+/// An integer argument. PyO3's own conversion raises OverflowError for ints beyond 64
+/// bits; ferrograd reports a ValueError (and accepts anything with `__index__`).
+#[derive(Clone, Copy, Debug)]
+pub struct Int(pub i64);
+
+impl<'py> FromPyObject<'_, 'py> for Int {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
+        index_int(&obj).map(Int)
+    }
+}
+
+/// A non-negative size argument.
+#[derive(Clone, Copy, Debug)]
+pub struct Size(pub usize);
+
+impl<'py> FromPyObject<'_, 'py> for Size {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
+        let v = index_int(&obj)?;
+        usize::try_from(v)
+            .map(Size)
+            .map_err(|_| PyValueError::new_err(format!("expected a non-negative size, got {v}")))
+    }
+}
+
+/// A random seed: an int in [-2**63, 2**64), as PyTorch accepts; negative seeds wrap.
+pub fn seed_of(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+    if let Ok(v) = index_int(obj) {
+        return Ok(v as u64);
+    }
+    obj.extract::<u64>().map_err(|_| PyValueError::new_err(format!("seed {obj} is outside [-2**63, 2**64)")))
 }
 
 /// A sequence of ints (or a single int) as a list of i64.

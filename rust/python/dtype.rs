@@ -1,7 +1,5 @@
 //! `ferrograd.dtype` objects and the conversion of any dtype-like argument.
 
-use std::sync::atomic::{AtomicU8, Ordering};
-
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyString, PyType};
@@ -41,14 +39,7 @@ impl PyDType {
     }
 }
 
-static DEFAULT_FLOAT: AtomicU8 = AtomicU8::new(DType::F32 as u8);
-
-pub fn default_float() -> DType {
-    match DEFAULT_FLOAT.load(Ordering::Relaxed) {
-        x if x == DType::F64 as u8 => DType::F64,
-        _ => DType::F32,
-    }
-}
+pub use crate::core::default_float;
 
 #[pyfunction]
 pub fn set_default_dtype(d: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -56,7 +47,7 @@ pub fn set_default_dtype(d: &Bound<'_, PyAny>) -> PyResult<()> {
     if !matches!(d, DType::F32 | DType::F64) {
         return Err(PyTypeError::new_err(format!("the default dtype must be float32 or float64, got {d}")));
     }
-    DEFAULT_FLOAT.store(d as u8, Ordering::Relaxed);
+    crate::core::set_default_float(d);
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use super::convert::{dims_of, scalar_dtype, scalar_of, shape_of, to_tensor};
+use super::convert::{dims_of, scalar_dtype, scalar_of, shape_of, to_tensor, Int};
 use super::device::device_arg;
 use super::dtype::{default_float, opt_dtype};
 use super::errors::run;
@@ -63,31 +63,31 @@ pub fn _arange(
 pub fn _linspace(
     start: f64,
     stop: f64,
-    num: i64,
+    num: Int,
     endpoint: bool,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
     device_arg(device)?;
-    let num = usize::try_from(num)
-        .map_err(|_| PyValueError::new_err(format!("linspace: num must be non-negative, got {num}")))?;
+    let num = usize::try_from(num.0)
+        .map_err(|_| PyValueError::new_err(format!("linspace: num must be non-negative, got {}", num.0)))?;
     let d = opt_dtype(dtype)?.unwrap_or_else(default_float);
     Ok(create::linspace(start, stop, num, endpoint, d)?.into())
 }
 
 #[pyfunction]
-#[pyo3(signature = (n, m=None, k=0, dtype=None, device=None))]
+#[pyo3(signature = (n, m=None, k=Int(0), dtype=None, device=None))]
 pub fn _eye(
-    n: i64,
-    m: Option<i64>,
-    k: i64,
+    n: Int,
+    m: Option<Int>,
+    k: Int,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
     device_arg(device)?;
-    let shape = shape_of(&[n, m.unwrap_or(n)])?;
+    let shape = shape_of(&[n.0, m.unwrap_or(n).0])?;
     let d = opt_dtype(dtype)?.unwrap_or_else(default_float);
-    Ok(create::eye(shape[0], shape[1], k, d)?.into())
+    Ok(create::eye(shape[0], shape[1], k.0, d)?.into())
 }
 
 /// `kind`: "uniform" (a=low, b=high), "normal" (a=mean, b=std) or "integers" (a=low, b=high).
@@ -140,6 +140,12 @@ pub fn from_numpy(a: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
 
 #[pyfunction]
 pub fn from_dlpack(x: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    if !x.hasattr("__dlpack__")? {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "from_dlpack expects an object with __dlpack__, got {}",
+            x.get_type().name()?
+        )));
+    }
     Ok(super::dlpack::import(x)?.into())
 }
 
@@ -155,19 +161,19 @@ fn tensors_of(seq: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
 }
 
 #[pyfunction]
-#[pyo3(signature = (tensors, axis=0))]
-pub fn concat(py: Python<'_>, tensors: &Bound<'_, PyAny>, axis: i64) -> PyResult<PyTensor> {
+#[pyo3(signature = (tensors, axis=Int(0)))]
+pub fn concat(py: Python<'_>, tensors: &Bound<'_, PyAny>, axis: Int) -> PyResult<PyTensor> {
     let ts = tensors_of(tensors)?;
     let n = ts.iter().map(|t| t.numel()).sum();
-    Ok(run(py, n, move || manip::concat(&ts, axis))?.into())
+    Ok(run(py, n, move || manip::concat(&ts, axis.0))?.into())
 }
 
 #[pyfunction]
-#[pyo3(signature = (tensors, axis=0))]
-pub fn stack(py: Python<'_>, tensors: &Bound<'_, PyAny>, axis: i64) -> PyResult<PyTensor> {
+#[pyo3(signature = (tensors, axis=Int(0)))]
+pub fn stack(py: Python<'_>, tensors: &Bound<'_, PyAny>, axis: Int) -> PyResult<PyTensor> {
     let ts = tensors_of(tensors)?;
     let n = ts.iter().map(|t| t.numel()).sum();
-    Ok(run(py, n, move || manip::stack(&ts, axis))?.into())
+    Ok(run(py, n, move || manip::stack(&ts, axis.0))?.into())
 }
 
 #[pyfunction]
@@ -183,10 +189,11 @@ pub fn repeat(
     py: Python<'_>,
     x: &Bound<'_, PyAny>,
     repeats: &Bound<'_, PyAny>,
-    axis: Option<i64>,
+    axis: Option<Int>,
 ) -> PyResult<PyTensor> {
     let t = to_tensor(x, None)?;
     let reps = shape_of(&dims_of(repeats)?)?;
+    let axis = axis.map(|a| a.0);
     Ok(run(py, t.numel(), move || manip::repeat(&t, &reps, axis))?.into())
 }
 
@@ -209,17 +216,17 @@ pub fn roll(
 }
 
 #[pyfunction]
-#[pyo3(signature = (x, k=0))]
-pub fn tril(py: Python<'_>, x: &Bound<'_, PyAny>, k: i64) -> PyResult<PyTensor> {
+#[pyo3(signature = (x, k=Int(0)))]
+pub fn tril(py: Python<'_>, x: &Bound<'_, PyAny>, k: Int) -> PyResult<PyTensor> {
     let t = to_tensor(x, None)?;
-    Ok(run(py, t.numel(), move || manip::triangle(&t, k, true))?.into())
+    Ok(run(py, t.numel(), move || manip::triangle(&t, k.0, true))?.into())
 }
 
 #[pyfunction]
-#[pyo3(signature = (x, k=0))]
-pub fn triu(py: Python<'_>, x: &Bound<'_, PyAny>, k: i64) -> PyResult<PyTensor> {
+#[pyo3(signature = (x, k=Int(0)))]
+pub fn triu(py: Python<'_>, x: &Bound<'_, PyAny>, k: Int) -> PyResult<PyTensor> {
     let t = to_tensor(x, None)?;
-    Ok(run(py, t.numel(), move || manip::triangle(&t, k, false))?.into())
+    Ok(run(py, t.numel(), move || manip::triangle(&t, k.0, false))?.into())
 }
 
 /// Per-dim index tensors of the non-zero elements (numpy's `nonzero`).

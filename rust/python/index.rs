@@ -45,8 +45,11 @@ fn item(obj: &Bound<'_, PyAny>) -> PyResult<IndexItem> {
         return tensor_item(t.get().t.clone());
     }
     if obj.is_instance_of::<PyList>() || obj.hasattr("__array_interface__")? || obj.hasattr("__dlpack__")? {
-        let empty_list = obj.cast::<PyList>().map(|l| l.is_empty()).unwrap_or(false);
-        let t = to_tensor(obj, empty_list.then_some(DType::I64))?;
+        let mut t = to_tensor(obj, None)?;
+        // numpy reads empty lists (however nested) as integer indices.
+        if t.numel() == 0 && obj.is_instance_of::<PyList>() {
+            t = crate::ops::copy::astype(&t, DType::I64)?;
+        }
         return tensor_item(t);
     }
     if let Ok(i) = obj.call_method0("__index__") {

@@ -45,6 +45,10 @@ pub unsafe fn tensor_over(
 /// A tensor sharing the memory of any object with `__array_interface__` (numpy arrays).
 /// Arrays whose layout a tensor cannot express (misaligned, odd strides) are copied.
 pub fn from_array_interface(obj: &Bound<'_, PyAny>) -> PyResult<Tensor> {
+    interface_tensor(obj, true)
+}
+
+fn interface_tensor(obj: &Bound<'_, PyAny>, allow_copy: bool) -> PyResult<Tensor> {
     let ai = obj.getattr("__array_interface__")?;
     let ai = ai.cast::<PyDict>()?;
     let get = |k: &str| -> PyResult<Bound<'_, PyAny>> {
@@ -63,14 +67,21 @@ pub fn from_array_interface(obj: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     if shape.iter().product::<usize>() == 0 {
         return Ok(Tensor::zeros(&shape, dtype)?);
     }
-    let owner: Box<dyn std::any::Any + Send + Sync> = Box::new(obj.clone().unbind());
-    // SAFETY: the interface describes live memory that `obj` (kept in the owner) holds.
+    // The interface dict is kept too: numpy scalars expose memory of a temporary array
+    // that only the dict (its '__ref' entry) keeps alive.
+    let owner: Box<dyn std::any::Any + Send + Sync> = Box::new((obj.clone().unbind(), ai.clone().unbind()));
+    // SAFETY: the interface describes live memory that the owner keeps alive.
     match unsafe { tensor_over(ptr, &shape, strides.as_deref(), dtype, readonly, owner) } {
         Some(t) => Ok(t),
-        None => {
-            let copy = obj.py().import("numpy")?.call_method1("ascontiguousarray", (obj,))?;
-            from_array_interface(&copy)
+        None if allow_copy => {
+            // Misaligned data or strides that are not whole elements: copy into fresh memory.
+            let kw = pyo3::types::PyDict::new(obj.py());
+            kw.set_item("copy", true)?;
+            kw.set_item("order", "C")?;
+            let copy = obj.py().import("numpy")?.getattr("array")?.call((obj,), Some(&kw))?;
+            interface_tensor(&copy, false)
         }
+        None => Err(PyTypeError::new_err("array memory is misaligned for its dtype")),
     }
 }
 

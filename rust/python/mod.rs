@@ -11,6 +11,7 @@ mod errors;
 mod functions;
 mod index;
 mod interop;
+mod math;
 mod random;
 mod tensor;
 
@@ -29,6 +30,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(device::get_default_device, m)?)?;
     m.add_function(wrap_pyfunction!(random::manual_seed, m)?)?;
     m.add_function(wrap_pyfunction!(random::initial_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(math::_binary, m)?)?;
+    m.add_function(wrap_pyfunction!(math::_unary, m)?)?;
+    m.add_function(wrap_pyfunction!(math::where_, m)?)?;
+    m.add_function(wrap_pyfunction!(math::clip, m)?)?;
     m.add_function(wrap_pyfunction!(functions::_full, m)?)?;
     m.add_function(wrap_pyfunction!(functions::_arange, m)?)?;
     m.add_function(wrap_pyfunction!(functions::_linspace, m)?)?;

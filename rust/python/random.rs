@@ -25,9 +25,9 @@ impl PyGenerator {
         super::device::device_arg(device)?;
         Ok(PyGenerator { g: Generator::new(DEFAULT_SEED) })
     }
-    fn manual_seed(mut slf: PyRefMut<'_, Self>, seed: i128) -> PyRefMut<'_, Self> {
-        slf.g = Generator::new(seed as u64);
-        slf
+    fn manual_seed<'py>(mut slf: PyRefMut<'py, Self>, seed: &Bound<'py, PyAny>) -> PyResult<PyRefMut<'py, Self>> {
+        slf.g = Generator::new(super::convert::seed_of(seed)?);
+        Ok(slf)
     }
     fn initial_seed(&self) -> u64 {
         self.g.seed
@@ -42,8 +42,9 @@ impl PyGenerator {
 
 /// Seeds the default generator: every random function becomes reproducible.
 #[pyfunction]
-pub fn manual_seed(seed: i128) {
-    *DEFAULT.lock().unwrap_or_else(|p| p.into_inner()) = Generator::new(seed as u64);
+pub fn manual_seed(seed: &Bound<'_, PyAny>) -> PyResult<()> {
+    *DEFAULT.lock().unwrap_or_else(|p| p.into_inner()) = Generator::new(super::convert::seed_of(seed)?);
+    Ok(())
 }
 
 #[pyfunction]

@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use pyo3::IntoPyObjectExt;
 
-use super::convert::{dims_from_args, dims_of, scalar_of, scalar_to_py, to_tensor};
+use super::convert::{dims_from_args, dims_of, scalar_of, scalar_to_py, to_tensor, Int, Size};
 use super::device::{to_device, PyDevice};
 use super::dtype::{to_dtype, PyDType};
 use super::errors::run;
@@ -83,10 +83,10 @@ impl PyTensor {
     fn strides<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         PyTuple::new(py, self.t.strides())
     }
-    fn stride<'py>(&self, py: Python<'py>, dim: Option<i64>) -> PyResult<Py<PyAny>> {
+    fn stride<'py>(&self, py: Python<'py>, dim: Option<Int>) -> PyResult<Py<PyAny>> {
         match dim {
             None => self.strides(py)?.into_py_any(py),
-            Some(d) => self.t.strides()[crate::core::normalize_axis(d, self.t.ndim())?].into_py_any(py),
+            Some(Int(d)) => self.t.strides()[crate::core::normalize_axis(d, self.t.ndim())?].into_py_any(py),
         }
     }
     fn storage_offset(&self) -> usize {
@@ -334,11 +334,11 @@ impl PyTensor {
     fn permute(&self, axes: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
         Ok(self.t.permute(&dims_from_args(axes)?)?.into())
     }
-    fn transpose(&self, dim0: i64, dim1: i64) -> PyResult<PyTensor> {
-        Ok(self.t.transpose(dim0, dim1)?.into())
+    fn transpose(&self, dim0: Int, dim1: Int) -> PyResult<PyTensor> {
+        Ok(self.t.transpose(dim0.0, dim1.0)?.into())
     }
-    fn swapaxes(&self, axis1: i64, axis2: i64) -> PyResult<PyTensor> {
-        Ok(self.t.transpose(axis1, axis2)?.into())
+    fn swapaxes(&self, axis1: Int, axis2: Int) -> PyResult<PyTensor> {
+        Ok(self.t.transpose(axis1.0, axis2.0)?.into())
     }
     #[getter(T)]
     fn reversed(&self) -> PyTensor {
@@ -367,34 +367,34 @@ impl PyTensor {
         };
         Ok(self.t.squeeze(axes.as_deref())?.into())
     }
-    fn unsqueeze(&self, dim: i64) -> PyResult<PyTensor> {
-        Ok(self.t.unsqueeze(dim)?.into())
+    fn unsqueeze(&self, dim: Int) -> PyResult<PyTensor> {
+        Ok(self.t.unsqueeze(dim.0)?.into())
     }
     #[pyo3(signature = (*dims))]
     fn flip(&self, dims: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
         let axes = if dims.is_empty() { (0..self.t.ndim() as i64).collect() } else { dims_from_args(dims)? };
         Ok(self.t.flip(&axes)?.into())
     }
-    fn narrow(&self, dim: i64, start: i64, length: usize) -> PyResult<PyTensor> {
-        Ok(self.t.narrow(dim, start, length)?.into())
+    fn narrow(&self, dim: Int, start: Int, length: Size) -> PyResult<PyTensor> {
+        Ok(self.t.narrow(dim.0, start.0, length.0)?.into())
     }
-    fn select(&self, dim: i64, index: i64) -> PyResult<PyTensor> {
-        Ok(self.t.select(dim, index)?.into())
+    fn select(&self, dim: Int, index: Int) -> PyResult<PyTensor> {
+        Ok(self.t.select(dim.0, index.0)?.into())
     }
-    #[pyo3(signature = (offset=0, dim1=0, dim2=1))]
-    fn diagonal(&self, offset: i64, dim1: i64, dim2: i64) -> PyResult<PyTensor> {
-        Ok(self.t.diagonal(offset, dim1, dim2)?.into())
+    #[pyo3(signature = (offset=Int(0), dim1=Int(0), dim2=Int(1)))]
+    fn diagonal(&self, offset: Int, dim1: Int, dim2: Int) -> PyResult<PyTensor> {
+        Ok(self.t.diagonal(offset.0, dim1.0, dim2.0)?.into())
     }
-    fn unfold(&self, dimension: i64, size: usize, step: usize) -> PyResult<PyTensor> {
-        Ok(self.t.unfold(dimension, size, step)?.into())
+    fn unfold(&self, dimension: Int, size: Size, step: Size) -> PyResult<PyTensor> {
+        Ok(self.t.unfold(dimension.0, size.0, step.0)?.into())
     }
-    #[pyo3(signature = (start_dim=0, end_dim=-1))]
-    fn flatten(&self, py: Python<'_>, start_dim: i64, end_dim: i64) -> PyResult<PyTensor> {
+    #[pyo3(signature = (start_dim=Int(0), end_dim=Int(-1)))]
+    fn flatten(&self, py: Python<'_>, start_dim: Int, end_dim: Int) -> PyResult<PyTensor> {
         let t = self.t.clone();
-        Ok(run(py, t.numel(), move || t.flatten(start_dim, end_dim))?.into())
+        Ok(run(py, t.numel(), move || t.flatten(start_dim.0, end_dim.0))?.into())
     }
-    fn unflatten(&self, dim: i64, sizes: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        Ok(self.t.unflatten(dim, &dims_of(sizes)?)?.into())
+    fn unflatten(&self, dim: Int, sizes: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        Ok(self.t.unflatten(dim.0, &dims_of(sizes)?)?.into())
     }
     fn contiguous(&self, py: Python<'_>) -> PyResult<PyTensor> {
         let t = self.t.clone();

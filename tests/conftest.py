@@ -1,0 +1,185 @@
+"""Shared hypothesis strategies, helpers and settings for the ferrograd test suite."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+import ferrograd as fg
+
+settings.register_profile(
+    "default",
+    deadline=None,
+    max_examples=60,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("ci", deadline=None, max_examples=200)
+settings.register_profile("quick", deadline=None, max_examples=15)
+settings.load_profile("default")
+
+# numpy-representable ferrograd dtypes (bfloat16 has no numpy counterpart).
+NP_DTYPES = {
+    "bool": np.bool_,
+    "int8": np.int8,
+    "int16": np.int16,
+    "int32": np.int32,
+    "int64": np.int64,
+    "uint8": np.uint8,
+    "uint16": np.uint16,
+    "uint32": np.uint32,
+    "uint64": np.uint64,
+    "float16": np.float16,
+    "float32": np.float32,
+    "float64": np.float64,
+}
+ALL_DTYPE_NAMES = [*NP_DTYPES, "bfloat16"]
+
+
+# ---- strategies ----------------------------------------------------------------------
+
+
+def shapes(min_dims=0, max_dims=4, min_side=0, max_side=5):
+    """Array shapes, zero-size dims included unless min_side > 0."""
+    return st.lists(
+        st.integers(min_side, max_side), min_size=min_dims, max_size=max_dims
+    ).map(tuple)
+
+
+def nonempty_shapes(min_dims=1, max_dims=4, max_side=5):
+    return shapes(min_dims, max_dims, 1, max_side)
+
+
+np_dtypes = st.sampled_from(list(NP_DTYPES.values()))
+
+
+def arange_array(shape, dtype=np.int64):
+    """Distinct values (so permutations and gathers are visible), in ``dtype``."""
+    n = int(np.prod(shape, dtype=np.int64))
+    a = np.arange(n)
+    if dtype == np.bool_:
+        a = a % 3 == 1
+    else:
+        a = (a % 100).astype(dtype) if np.dtype(dtype).itemsize == 1 else a.astype(dtype)
+    return a.reshape(shape)
+
+
+@st.composite
+def arrays(draw, shape=None, dtype=None, min_dims=0, max_dims=4, min_side=0, max_side=5):
+    """A C-contiguous numpy array with distinct-ish values."""
+    if shape is None:
+        shape = draw(shapes(min_dims, max_dims, min_side, max_side))
+    if dtype is None:
+        dtype = np.int64
+    return arange_array(shape, dtype)
+
+
+@st.composite
+def axis_for(draw, ndim):
+    """A valid axis (negative allowed) for an ``ndim``-d array."""
+    if ndim == 0:
+        raise ValueError("no axis in a 0-d array")
+    return draw(st.integers(-ndim, ndim - 1))
+
+
+@st.composite
+def slices_for(draw, n):
+    """Any Python slice (negative steps, out-of-range bounds) for an axis of size ``n``."""
+    bound = st.none() | st.integers(-n - 3, n + 3)
+    step = st.none() | st.integers(-4, 4).filter(lambda s: s != 0)
+    return slice(draw(bound), draw(bound), draw(step))
+
+
+@st.composite
+def basic_index(draw, shape):
+    """A tuple of ints / slices / None / Ellipsis valid for ``shape``."""
+    items = []
+    dims = list(shape)
+    used_ellipsis = False
+    pos = 0
+    while pos < len(dims):
+        kind = draw(st.sampled_from(["int", "slice", "slice", "none", "ellipsis", "stop"]))
+        n = dims[pos]
+        if kind == "stop" and not used_ellipsis:  # after "...", items align with the end
+            break
+        if kind == "int" and n > 0:
+            items.append(draw(st.integers(-n, n - 1)))
+            pos += 1
+        elif kind == "none" or kind == "stop":
+            items.append(None)
+        elif kind == "ellipsis" and not used_ellipsis:
+            used_ellipsis = True
+            items.append(Ellipsis)
+            skip = draw(st.integers(0, len(dims) - pos))
+            pos += skip
+        else:
+            items.append(draw(slices_for(n)))
+            pos += 1
+    if draw(st.booleans()):
+        items.append(None)
+    return tuple(items)
+
+
+# ---- helpers -------------------------------------------------------------------------
+
+
+def to_np(t) -> np.ndarray:
+    """A numpy view of a tensor (bfloat16 goes through float32)."""
+    if t.dtype == fg.bfloat16:
+        return np.asarray(t.float())
+    return np.asarray(t)
+
+
+def assert_equal(t, expected):
+    """Same shape, dtype (when ``expected`` is an array) and values, exactly."""
+    expected = np.asarray(expected)
+    got = to_np(t)
+    assert tuple(t.shape) == expected.shape, (t.shape, expected.shape)
+    assert got.shape == expected.shape
+    if t.dtype != fg.bfloat16:
+        assert got.dtype == expected.dtype, (got.dtype, expected.dtype)
+    np.testing.assert_array_equal(got, expected)
+
+
+def element_strides(a: np.ndarray) -> tuple:
+    return tuple(s // a.itemsize for s in a.strides)
+
+
+def assert_same_layout(t, a: np.ndarray):
+    """``t`` views the same memory as the numpy view ``a``: same first-element address,
+    and the same element strides on every dim that has more than one element (numpy and
+    PyTorch legitimately disagree on the stride of size-1 dims and of empty arrays)."""
+    assert tuple(t.shape) == a.shape
+    if a.size == 0:
+        return
+    assert t.data_ptr() == a.__array_interface__["data"][0]
+    for n, ts, ns in zip(a.shape, t.strides, element_strides(a)):
+        if n > 1:
+            assert ts == ns, (t.strides, element_strides(a), a.shape)
+
+
+@pytest.fixture
+def restore_default_dtype():
+    before = fg.get_default_dtype()
+    yield
+    fg.set_default_dtype(before)
+
+
+def run_isolated(code: str, timeout: float = 60):
+    """Runs ``code`` in a fresh interpreter, so a crash (segfault, abort) in ferrograd fails
+    one test instead of killing the whole session. Returns the completed process."""
+    import subprocess
+    import sys
+    import textwrap
+
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def assert_runs_cleanly(code: str, timeout: float = 60):
+    proc = run_isolated(code, timeout)
+    assert proc.returncode == 0, (
+        f"exit status {proc.returncode} (negative = killed by a signal)\n{proc.stderr[-2000:]}"
+    )
+    return proc.stdout
