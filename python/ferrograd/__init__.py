@@ -5,7 +5,8 @@ from __future__ import annotations
 from . import (
     _core,
     _math,
-    _methods,  # noqa: F401  (adds the Python-implemented Tensor methods)
+    _methods,
+    _reduce,  # noqa: F401  (adds the Python-implemented Tensor methods)
 )
 from ._core import (
     Generator,
@@ -96,7 +97,9 @@ from ._manip import (
 )
 
 globals().update(_math.FUNCTIONS)
+globals().update(_reduce.FUNCTIONS)
 _math.install_methods()
+_reduce.install_methods()
 
 __version__ = "0.1.0"
 

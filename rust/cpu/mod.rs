@@ -1,12 +1,14 @@
 //! CPU kernels. Each works on raw pointers plus layouts handed down by `ops/`, reads
 //! strided inputs in place and splits large work across the rayon pool.
 
+pub mod axis;
 pub mod copy;
 pub mod elementwise;
 pub mod fill;
 pub mod fmath;
 pub mod num;
 pub mod random;
+pub mod reduce;
 pub mod select;
 pub mod simd;
 pub mod strided;

@@ -80,7 +80,10 @@ impl<const N: usize> MultiPlan<N> {
     }
 
     /// Lines for dim-0 indices `lo..hi` (dim 0 itself is the line when the plan is 1-D).
-    unsafe fn run<F>(&self, lo: usize, hi: usize, bases: [*mut u8; N], sizes: [usize; N], line: &F)
+    ///
+    /// # Safety
+    /// As for [`MultiPlan::for_each_line`], restricted to that range of dim 0.
+    pub unsafe fn run<F>(&self, lo: usize, hi: usize, bases: [*mut u8; N], sizes: [usize; N], line: &F)
     where
         F: Fn(usize, [*mut u8; N], [isize; N]),
     {

@@ -6,6 +6,7 @@ pub mod create;
 pub mod elementwise;
 pub mod index;
 pub mod manip;
+pub mod reduce;
 pub mod table;
 pub mod view;
 

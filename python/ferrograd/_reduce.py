@@ -1,0 +1,177 @@
+"""Reductions with numpy/Array API signatures (``axis=``, ``keepdims=``); PyTorch's
+``dim=``/``keepdim=`` are accepted too. Where the two libraries disagree, the namespace
+function follows the Array API and the Tensor method follows PyTorch:
+
+* ``fg.max(x, axis=1)`` returns values; ``x.max(1)`` / ``fg.max(x, dim=1)`` return
+  ``(values, indices)`` as PyTorch does.
+* ``fg.var``/``fg.std`` default to ``correction=0``; ``x.var()``/``x.std()`` to 1.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections import namedtuple
+
+from . import _core
+from ._core import Tensor
+
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+
+
+def _axis(axis, dim):
+    if axis is not None and dim is not None:
+        raise TypeError("pass either axis= or dim=, not both")
+    return dim if axis is None else axis
+
+
+def _keep(keepdims, keepdim):
+    return builtins.bool(keepdims or keepdim)
+
+
+def sum(x, /, axis=None, *, dtype=None, keepdims=False, dim=None, keepdim=False):  # noqa: A001
+    return _core._reduce("sum", x, _axis(axis, dim), _keep(keepdims, keepdim), dtype)
+
+
+def prod(x, /, axis=None, *, dtype=None, keepdims=False, dim=None, keepdim=False):
+    return _core._reduce("prod", x, _axis(axis, dim), _keep(keepdims, keepdim), dtype)
+
+
+def _extreme(name, x, axis, keepdims, dim, keepdim):
+    if dim is not None and axis is None and isinstance(dim, int):
+        values = _core._reduce(name, x, dim, _keep(keepdims, keepdim))
+        indices = _core._arg_extreme(x, dim, _keep(keepdims, keepdim), name == "max")
+        return ValuesIndices(values, indices)
+    return _core._reduce(name, x, _axis(axis, dim), _keep(keepdims, keepdim))
+
+
+def max(x, /, axis=None, *, keepdims=False, dim=None, keepdim=False):  # noqa: A001
+    return _extreme("max", x, axis, keepdims, dim, keepdim)
+
+
+def min(x, /, axis=None, *, keepdims=False, dim=None, keepdim=False):  # noqa: A001
+    return _extreme("min", x, axis, keepdims, dim, keepdim)
+
+
+def amax(x, /, axis=None, *, keepdims=False, dim=None, keepdim=False):
+    return _core._reduce("max", x, _axis(axis, dim), _keep(keepdims, keepdim))
+
+
+def amin(x, /, axis=None, *, keepdims=False, dim=None, keepdim=False):
+    return _core._reduce("min", x, _axis(axis, dim), _keep(keepdims, keepdim))
+
+
+def all(x, /, axis=None, *, keepdims=False, dim=None, keepdim=False):  # noqa: A001
+    return _core._reduce("all", x, _axis(axis, dim), _keep(keepdims, keepdim))
+
+
+def any(x, /, axis=None, *, keepdims=False, dim=None, keepdim=False):  # noqa: A001
+    return _core._reduce("any", x, _axis(axis, dim), _keep(keepdims, keepdim))
+
+
+def mean(x, /, axis=None, *, keepdims=False, dim=None, keepdim=False, dtype=None):
+    r = _core.mean(x, _axis(axis, dim), _keep(keepdims, keepdim))
+    return r if dtype is None else r.astype(dtype)
+
+
+def var(x, /, axis=None, *, correction=0.0, keepdims=False, dim=None, keepdim=False,
+        unbiased=None):
+    if unbiased is not None:
+        correction = 1.0 if unbiased else 0.0
+    return _core._var(x, _axis(axis, dim), float(correction), _keep(keepdims, keepdim), False)
+
+
+def std(x, /, axis=None, *, correction=0.0, keepdims=False, dim=None, keepdim=False,
+        unbiased=None):
+    if unbiased is not None:
+        correction = 1.0 if unbiased else 0.0
+    return _core._var(x, _axis(axis, dim), float(correction), _keep(keepdims, keepdim), True)
+
+
+def count_nonzero(x, /, axis=None, *, keepdims=False, dim=None, keepdim=False):
+    return _core.count_nonzero(x, _axis(axis, dim), _keep(keepdims, keepdim))
+
+
+def logsumexp(x, /, axis=None, *, keepdims=False, dim=None, keepdim=False):
+    return _core.logsumexp(x, _axis(axis, dim), _keep(keepdims, keepdim))
+
+
+def argmax(x, /, axis=None, *, keepdims=False, dim=None, keepdim=False):
+    return _core._arg_extreme(x, _axis(axis, dim), _keep(keepdims, keepdim), True)
+
+
+def argmin(x, /, axis=None, *, keepdims=False, dim=None, keepdim=False):
+    return _core._arg_extreme(x, _axis(axis, dim), _keep(keepdims, keepdim), False)
+
+
+def softmax(x, /, axis=None, *, dim=None, dtype=None):
+    ax = _axis(axis, dim)
+    x = x if dtype is None else _core._as_tensor(x, dtype)
+    return _core._softmax(x, -1 if ax is None else ax, False)
+
+
+def log_softmax(x, /, axis=None, *, dim=None, dtype=None):
+    ax = _axis(axis, dim)
+    x = x if dtype is None else _core._as_tensor(x, dtype)
+    return _core._softmax(x, -1 if ax is None else ax, True)
+
+
+def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False, dim=None):
+    r = _core._cumulative(x, _axis(axis, dim), dtype, False)
+    return _with_initial(r, _axis(axis, dim), include_initial, 0)
+
+
+def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False, dim=None):
+    r = _core._cumulative(x, _axis(axis, dim), dtype, True)
+    return _with_initial(r, _axis(axis, dim), include_initial, 1)
+
+
+def _with_initial(r, axis, include, value):
+    if not include:
+        return r
+    ax = 0 if axis is None else axis
+    shape = list(r.shape)
+    shape[ax] = 1
+    return _core.concat([_core._full(tuple(shape), value, r.dtype), r], ax)
+
+
+def cumsum(x, dim=None, *, dtype=None, axis=None):
+    return cumulative_sum(x, axis=_axis(axis, dim), dtype=dtype)
+
+
+def cumprod(x, dim=None, *, dtype=None, axis=None):
+    return cumulative_prod(x, axis=_axis(axis, dim), dtype=dtype)
+
+
+FUNCTIONS = {f.__name__: f for f in (
+    sum, prod, max, min, amax, amin, all, any, mean, var, std, count_nonzero, logsumexp,
+    argmax, argmin, softmax, log_softmax, cumulative_sum, cumulative_prod, cumsum, cumprod,
+)}
+
+
+def install_methods() -> None:
+    """Tensor methods with PyTorch's signatures (positional ``dim``, ``keepdim``)."""
+
+    def method(fn):
+        def m(self, dim=None, keepdim=False, **kw):
+            return fn(self, dim=dim, keepdim=keepdim, **kw)
+
+        m.__name__ = fn.__name__
+        return m
+
+    for fn in (sum, prod, max, min, amax, amin, all, any, mean, count_nonzero, logsumexp,
+               argmax, argmin):
+        setattr(Tensor, fn.__name__, method(fn))
+
+    def var_m(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+        c = (1.0 if unbiased else 0.0) if correction is None else correction
+        return var(self, dim=dim, correction=c, keepdim=keepdim)
+
+    def std_m(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+        c = (1.0 if unbiased else 0.0) if correction is None else correction
+        return std(self, dim=dim, correction=c, keepdim=keepdim)
+
+    Tensor.var, Tensor.std = var_m, std_m
+    Tensor.softmax = lambda self, dim=-1: softmax(self, dim=dim)
+    Tensor.log_softmax = lambda self, dim=-1: log_softmax(self, dim=dim)
+    Tensor.cumsum = lambda self, dim=0, dtype=None: cumsum(self, dim, dtype=dtype)
+    Tensor.cumprod = lambda self, dim=0, dtype=None: cumprod(self, dim, dtype=dtype)

@@ -1,0 +1,142 @@
+//! Kernels that work along one axis at a time: arg-reductions, softmax, cumulative ops.
+//! `along` visits every line of the input along `axis` (strided, in place) together with
+//! the matching line (or single element) of the output, in parallel over lines.
+
+use super::strided::MultiPlan;
+use super::{simd, vmath};
+use crate::core::{Element, Tensor};
+
+/// Calls `f(x, x_stride, o, o_stride, n)` for every line along `axis` (`n` = axis length).
+/// When `out` has the axis removed (arg-reductions), `o_stride` is 0.
+///
+/// # Safety
+/// `f` must stay within the `n` elements of each line.
+pub unsafe fn along<T: Copy, O: Copy>(x: &Tensor, out: &Tensor, axis: usize, f: impl Fn(*const T, isize, *mut O, isize, usize) + Sync) {
+    let n = x.shape()[axis];
+    let sx = x.strides()[axis];
+    let (mut shape, mut xs) = (x.shape().to_vec(), x.strides().to_vec());
+    shape.remove(axis);
+    xs.remove(axis);
+    let (os, so) = if out.ndim() == x.ndim() {
+        let mut os = out.strides().to_vec();
+        let so = os.remove(axis);
+        (os, so)
+    } else {
+        (out.strides().to_vec(), 0)
+    };
+    let plan = MultiPlan::new(&shape, [&os, &xs]);
+    let sizes = [size_of::<O>(), size_of::<T>()];
+    plan.for_each_line([out.data_ptr(), x.data_ptr()], sizes, |m, p, s| {
+        for i in 0..m as isize {
+            let o = (p[0] as *mut O).offset(i * s[0]);
+            let xi = (p[1] as *const T).offset(i * s[1]);
+            f(xi, sx, o, so, n);
+        }
+    });
+}
+
+/// Index of the first maximum (`max = true`) or minimum; a NaN wins at its first position.
+///
+/// # Safety
+/// `x` must address `n > 0` elements with stride `s`.
+#[inline(always)]
+pub unsafe fn arg_extreme<T: Element + PartialOrd + crate::cpu::num::Num>(x: *const T, s: isize, n: usize, max: bool) -> i64 {
+    let mut best = *x;
+    let mut at = 0usize;
+    if best.is_nan() {
+        return 0;
+    }
+    for i in 1..n {
+        let v = *x.offset(i as isize * s);
+        if v.is_nan() {
+            return i as i64;
+        }
+        if (max && v > best) || (!max && v < best) {
+            best = v;
+            at = i;
+        }
+    }
+    at as i64
+}
+
+/// Softmax (or log-softmax) of one float32 line, max-shifted for stability.
+///
+/// # Safety
+/// Both lines must address `n` elements.
+pub unsafe fn softmax_f32(x: *const f32, sx: isize, o: *mut f32, so: isize, n: usize, log: bool) {
+    simd::dispatch(|| {
+        let mut m = f32::NEG_INFINITY;
+        for i in 0..n as isize {
+            m = m.max(*x.offset(i * sx));
+        }
+        if m == f32::NEG_INFINITY || m.is_nan() {
+            m = 0.0;
+        }
+        let mut sum = 0f32;
+        if sx == 1 && so == 1 {
+            let (xs, os) = (std::slice::from_raw_parts(x, n), std::slice::from_raw_parts_mut(o, n));
+            for i in 0..n {
+                let e = vmath::exp(xs[i] - m);
+                os[i] = e;
+                sum += e;
+            }
+            if log {
+                let l = vmath::log(sum) + m;
+                for i in 0..n {
+                    os[i] = xs[i] - l;
+                }
+            } else {
+                let inv = 1.0 / sum;
+                for v in os.iter_mut() {
+                    *v *= inv;
+                }
+            }
+        } else {
+            for i in 0..n as isize {
+                sum += vmath::exp(*x.offset(i * sx) - m);
+            }
+            let (l, inv) = (vmath::log(sum) + m, 1.0 / sum);
+            for i in 0..n as isize {
+                let v = *x.offset(i * sx);
+                *o.offset(i * so) = if log { v - l } else { vmath::exp(v - m) * inv };
+            }
+        }
+    })
+}
+
+/// Softmax for float64 lines.
+///
+/// # Safety
+/// Both lines must address `n` elements.
+pub unsafe fn softmax_f64(x: *const f64, sx: isize, o: *mut f64, so: isize, n: usize, log: bool) {
+    let mut m = f64::NEG_INFINITY;
+    for i in 0..n as isize {
+        m = m.max(*x.offset(i * sx));
+    }
+    if m == f64::NEG_INFINITY || m.is_nan() {
+        m = 0.0;
+    }
+    let mut sum = 0f64;
+    for i in 0..n as isize {
+        sum += (*x.offset(i * sx) - m).exp();
+    }
+    let l = sum.ln() + m;
+    for i in 0..n as isize {
+        let v = *x.offset(i * sx);
+        *o.offset(i * so) = if log { v - l } else { (v - m).exp() / sum };
+    }
+}
+
+/// Running sum or product along a line.
+///
+/// # Safety
+/// Both lines must address `n` elements.
+#[inline(always)]
+pub unsafe fn cumulative<T: crate::cpu::num::Num>(x: *const T, sx: isize, o: *mut T, so: isize, n: usize, prod: bool) {
+    let mut acc = if prod { T::from_f64(1.0) } else { T::zero() };
+    for i in 0..n as isize {
+        let v = *x.offset(i * sx);
+        acc = if prod { T::mul(acc, v) } else { T::add(acc, v) };
+        *o.offset(i * so) = acc;
+    }
+}

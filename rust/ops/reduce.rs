@@ -1,0 +1,241 @@
+//! Reductions at the tensor level: axis handling, result dtypes (numpy's: integer sums
+//! widen to 64 bits, half floats accumulate in float32), keepdims, and compositions
+//! (mean, var/std, logsumexp, count_nonzero) of the primitive kernels.
+
+use crate::bail;
+use crate::core::{default_float, normalize_axis, DType, Layout, Result, Scalar, Tensor};
+use crate::cpu::reduce::{reduce as run, Kind, Op};
+use crate::cpu::strided::MultiPlan;
+use crate::ops::copy::{astype, fill};
+use crate::ops::elementwise::{binary, unary, Operand};
+use crate::ops::table::{BinaryOp, UnaryOp};
+use crate::with_dtype;
+
+/// Sorted, de-duplicated axes (`None` = all).
+pub fn axes_of(ndim: usize, axes: Option<&[i64]>) -> Result<Vec<usize>> {
+    let mut out: Vec<usize> = match axes {
+        None => (0..ndim).collect(),
+        Some(a) => a.iter().map(|&x| normalize_axis(x, ndim)).collect::<Result<_>>()?,
+    };
+    out.sort_unstable();
+    let n = out.len();
+    out.dedup();
+    if out.len() != n {
+        bail!(Value, "duplicate axes in {axes:?}");
+    }
+    Ok(out)
+}
+
+/// The shape with reduced axes set to 1 (keepdims) or removed.
+fn reduced_shape(shape: &[usize], axes: &[usize], keepdims: bool) -> Vec<usize> {
+    let mut out = Vec::with_capacity(shape.len());
+    for (i, &d) in shape.iter().enumerate() {
+        if !axes.contains(&i) {
+            out.push(d);
+        } else if keepdims {
+            out.push(1);
+        }
+    }
+    out
+}
+
+fn sum_dtype(d: DType) -> DType {
+    match d {
+        DType::Bool | DType::I8 | DType::I16 | DType::I32 | DType::I64 => DType::I64,
+        DType::U8 | DType::U16 | DType::U32 | DType::U64 => DType::U64,
+        DType::F16 | DType::BF16 => DType::F32,
+        f => f,
+    }
+}
+
+/// Runs one primitive reduction of `x` (already in the compute dtype) over `axes`.
+fn primitive(kind: Kind, x: &Tensor, axes: &[usize], keepdims: bool) -> Result<Tensor> {
+    let kshape = reduced_shape(x.shape(), axes, true);
+    let out = Tensor::zeros(&kshape, x.dtype())?;
+    let n_out = out.numel();
+    let empty = x.numel() == 0;
+    if matches!(kind, Kind::Max | Kind::Min) {
+        if empty {
+            bail!(Value, "{}: cannot reduce an empty tensor of shape {:?} (no identity)", if matches!(kind, Kind::Max) { "max" } else { "min" }, x.shape());
+        }
+        // Seed with the first element along the reduced axes.
+        let mut first = x.layout().clone();
+        for &a in axes {
+            first.shape[a] = 1;
+        }
+        crate::ops::copy::assign(&out, &x.with_layout(first))?;
+    } else if matches!(kind, Kind::Prod) {
+        fill(&out, Scalar::Int(1))?;
+    }
+    let ob = out.layout().broadcast_to(x.shape())?;
+    let plan = MultiPlan::new(x.shape(), [x.strides(), &ob.strides]);
+    with_dtype!(x.dtype(), T => unsafe {
+        run(&plan, x.data_ptr() as *const T, out.data_ptr() as *mut T, n_out, Op::<T>::new(kind))
+    });
+    if keepdims {
+        Ok(out)
+    } else {
+        Ok(out.with_layout(Layout::contiguous(&reduced_shape(x.shape(), axes, false))?))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReduceOp {
+    Sum,
+    Prod,
+    Max,
+    Min,
+    All,
+    Any,
+}
+
+pub fn reduce(op: ReduceOp, x: &Tensor, axes: Option<&[i64]>, keepdims: bool, dtype: Option<DType>) -> Result<Tensor> {
+    let ax = axes_of(x.ndim(), axes)?;
+    match op {
+        ReduceOp::Sum | ReduceOp::Prod => {
+            let target = dtype.unwrap_or_else(|| {
+                if matches!(x.dtype(), DType::F16 | DType::BF16) { x.dtype() } else { sum_dtype(x.dtype()) }
+            });
+            let compute = sum_dtype(target);
+            let xc = if x.dtype() == compute { x.clone() } else { astype(x, compute)? };
+            let r = primitive(if op == ReduceOp::Sum { Kind::Sum } else { Kind::Prod }, &xc, &ax, keepdims)?;
+            if r.dtype() == target { Ok(r) } else { astype(&r, target) }
+        }
+        ReduceOp::Max | ReduceOp::Min => {
+            let kind = if op == ReduceOp::Max { Kind::Max } else { Kind::Min };
+            primitive(kind, x, &ax, keepdims)
+        }
+        ReduceOp::All | ReduceOp::Any => {
+            // any = max over bools, all = min over bools; empty: any -> False, all -> True.
+            let b = if x.dtype() == DType::Bool { x.clone() } else { astype(x, DType::Bool)? };
+            if b.numel() == 0 {
+                let shape = reduced_shape(x.shape(), &ax, keepdims);
+                return crate::ops::create::full(&shape, Scalar::Bool(op == ReduceOp::All), DType::Bool);
+            }
+            primitive(if op == ReduceOp::Any { Kind::Max } else { Kind::Min }, &b, &ax, keepdims)
+        }
+    }
+}
+
+fn count(x: &Tensor, axes: &[usize]) -> usize {
+    axes.iter().map(|&a| x.shape()[a]).product()
+}
+
+fn float_of(x: &Tensor) -> Result<Tensor> {
+    if x.dtype().is_float() { Ok(x.clone()) } else { astype(x, default_float()) }
+}
+
+pub fn mean(x: &Tensor, axes: Option<&[i64]>, keepdims: bool) -> Result<Tensor> {
+    let ax = axes_of(x.ndim(), axes)?;
+    let xf = float_of(x)?;
+    let s = reduce(ReduceOp::Sum, &xf, axes, keepdims, Some(sum_dtype(xf.dtype())))?;
+    let n = count(x, &ax) as f64;
+    let m = binary(BinaryOp::Div, Operand::Tensor(s), Operand::Scalar(Scalar::Float(n)), None)?;
+    if m.dtype() == xf.dtype() { Ok(m) } else { astype(&m, xf.dtype()) }
+}
+
+/// Variance with `correction` (0: population, 1: sample), numpy's two-pass algorithm.
+pub fn var(x: &Tensor, axes: Option<&[i64]>, correction: f64, keepdims: bool) -> Result<Tensor> {
+    let ax = axes_of(x.ndim(), axes)?;
+    let xf = float_of(x)?;
+    let wide = sum_dtype(xf.dtype());
+    let xw = if xf.dtype() == wide { xf.clone() } else { astype(&xf, wide)? };
+    let m = mean(&xw, axes, true)?;
+    let d = binary(BinaryOp::Sub, Operand::Tensor(xw), Operand::Tensor(m), None)?;
+    let sq = unary(UnaryOp::Square, &d, Some(&d))?;
+    let s = reduce(ReduceOp::Sum, &sq, axes, keepdims, None)?;
+    let n = count(x, &ax) as f64 - correction;
+    let v = binary(BinaryOp::Div, Operand::Tensor(s), Operand::Scalar(Scalar::Float(n.max(0.0))), None)?;
+    if v.dtype() == xf.dtype() { Ok(v) } else { astype(&v, xf.dtype()) }
+}
+
+pub fn std(x: &Tensor, axes: Option<&[i64]>, correction: f64, keepdims: bool) -> Result<Tensor> {
+    let v = var(x, axes, correction, keepdims)?;
+    unary(UnaryOp::Sqrt, &v, Some(&v))
+}
+
+pub fn count_nonzero(x: &Tensor, axes: Option<&[i64]>, keepdims: bool) -> Result<Tensor> {
+    let b = astype(x, DType::Bool)?;
+    reduce(ReduceOp::Sum, &b, axes, keepdims, Some(DType::I64))
+}
+
+/// `log(sum(exp(x)))`, stable: the max is subtracted first (and -inf rows stay -inf).
+pub fn logsumexp(x: &Tensor, axes: Option<&[i64]>, keepdims: bool) -> Result<Tensor> {
+    let xf = float_of(x)?;
+    let m = reduce(ReduceOp::Max, &xf, axes, true, None)?;
+    // A row that is all -inf (or has +inf) would give nan from inf - inf: shift by 0 there.
+    let finite = unary(UnaryOp::IsFinite, &m, None)?;
+    let shift = crate::ops::elementwise::select(&finite, Operand::Tensor(m.clone()), Operand::Scalar(Scalar::Float(0.0)))?;
+    let d = binary(BinaryOp::Sub, Operand::Tensor(xf), Operand::Tensor(shift.clone()), None)?;
+    let e = unary(UnaryOp::Exp, &d, Some(&d))?;
+    let s = reduce(ReduceOp::Sum, &e, axes, true, None)?;
+    let l = unary(UnaryOp::Log, &s, Some(&s))?;
+    let r = binary(BinaryOp::Add, Operand::Tensor(l), Operand::Tensor(shift), None)?;
+    if keepdims {
+        return Ok(r);
+    }
+    let ax = axes_of(x.ndim(), axes)?;
+    r.reshape(&reduced_shape(x.shape(), &ax, false).iter().map(|&d| d as i64).collect::<Vec<_>>())
+}
+
+/// numpy's argmax/argmin: over the flattened tensor when `axis` is None.
+pub fn arg_extreme(x: &Tensor, axis: Option<i64>, keepdims: bool, max: bool) -> Result<Tensor> {
+    let name = if max { "argmax" } else { "argmin" };
+    let (src, a) = match axis {
+        None => (x.reshape(&[-1])?, 0usize),
+        Some(a) => (x.clone(), normalize_axis(a, x.ndim().max(1))?),
+    };
+    let src = if src.ndim() == 0 { src.reshape(&[1])? } else { src };
+    if src.shape()[a] == 0 {
+        bail!(Value, "{name}: cannot take the index of an empty axis (shape {:?})", x.shape());
+    }
+    let mut oshape = src.shape().to_vec();
+    oshape.remove(a);
+    let out = Tensor::for_overwrite(&oshape, DType::I64)?;
+    with_dtype!(src.dtype(), T => unsafe {
+        crate::cpu::axis::along::<T, i64>(&src, &out, a, |p, s, o, _, n| *o = crate::cpu::axis::arg_extreme(p, s, n, max))
+    });
+    match (keepdims, axis) {
+        (false, _) => Ok(out),
+        (true, None) => out.reshape(&vec![1; x.ndim()]),
+        (true, Some(_)) => out.unsqueeze(a as i64),
+    }
+}
+
+/// Softmax or log-softmax along `axis`, fused per line (max, exp-sum, normalise).
+pub fn softmax(x: &Tensor, axis: i64, log: bool) -> Result<Tensor> {
+    let a = normalize_axis(axis, x.ndim().max(1))?;
+    let xf = float_of(x)?;
+    let src = if xf.ndim() == 0 { xf.reshape(&[1])? } else { xf.clone() };
+    let compute = if src.dtype() == DType::F64 { DType::F64 } else { DType::F32 };
+    let src = if src.dtype() == compute { src } else { astype(&src, compute)? };
+    let out = Tensor::for_overwrite(src.shape(), compute)?;
+    if src.numel() > 0 {
+        unsafe {
+            if compute == DType::F64 {
+                crate::cpu::axis::along::<f64, f64>(&src, &out, a, |p, s, o, so, n| crate::cpu::axis::softmax_f64(p, s, o, so, n, log))
+            } else {
+                crate::cpu::axis::along::<f32, f32>(&src, &out, a, |p, s, o, so, n| crate::cpu::axis::softmax_f32(p, s, o, so, n, log))
+            }
+        }
+    }
+    let out = if out.dtype() == xf.dtype() { out } else { astype(&out, xf.dtype())? };
+    Ok(out.with_layout(Layout::contiguous(xf.shape())?))
+}
+
+/// Running sum/product along `axis` (flattened when None), in `dtype` or numpy's default.
+pub fn cumulative(x: &Tensor, axis: Option<i64>, prod: bool, dtype: Option<DType>) -> Result<Tensor> {
+    let (src, a) = match axis {
+        None => (x.reshape(&[-1])?, 0usize),
+        Some(a) => (x.clone(), normalize_axis(a, x.ndim())?),
+    };
+    let target = dtype.unwrap_or_else(|| if x.dtype().is_float() { x.dtype() } else { sum_dtype(x.dtype()) });
+    let src = if src.dtype() == target { src } else { astype(&src, target)? };
+    let out = Tensor::for_overwrite(src.shape(), target)?;
+    if src.numel() > 0 {
+        with_dtype!(target, T => unsafe {
+            crate::cpu::axis::along::<T, T>(&src, &out, a, |p, s, o, so, n| crate::cpu::axis::cumulative(p, s, o, so, n, prod))
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,115 @@
+//! Reductions and along-axis ops for Python: `_reduce("sum", x, axis, keepdims, dtype)`,
+//! `mean`, `var`, `std`, `argmax`, `softmax`, `cumulative_sum`...
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use super::convert::{dims_of, to_tensor, Int};
+use super::dtype::opt_dtype;
+use super::errors::run;
+use super::tensor::PyTensor;
+use crate::ops::reduce::{self as r, ReduceOp};
+
+fn axes_arg(axis: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
+    match axis {
+        Some(a) if !a.is_none() => Ok(Some(dims_of(a)?)),
+        _ => Ok(None),
+    }
+}
+
+#[pyfunction]
+#[pyo3(signature = (name, x, axis=None, keepdims=false, dtype=None))]
+pub fn _reduce(
+    py: Python<'_>,
+    name: &str,
+    x: &Bound<'_, PyAny>,
+    axis: Option<&Bound<'_, PyAny>>,
+    keepdims: bool,
+    dtype: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    let axes = axes_arg(axis)?;
+    let dt = opt_dtype(dtype)?;
+    let op = match name {
+        "sum" => ReduceOp::Sum,
+        "prod" => ReduceOp::Prod,
+        "max" => ReduceOp::Max,
+        "min" => ReduceOp::Min,
+        "all" => ReduceOp::All,
+        "any" => ReduceOp::Any,
+        _ => {
+            return Err(PyValueError::new_err(format!("unknown reduction {name:?}")));
+        }
+    };
+    Ok(run(py, t.numel(), move || r::reduce(op, &t, axes.as_deref(), keepdims, dt))?.into())
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, axis=None, keepdims=false))]
+pub fn mean(py: Python<'_>, x: &Bound<'_, PyAny>, axis: Option<&Bound<'_, PyAny>>, keepdims: bool) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    let axes = axes_arg(axis)?;
+    Ok(run(py, t.numel(), move || r::mean(&t, axes.as_deref(), keepdims))?.into())
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, axis=None, correction=0.0, keepdims=false, std=false))]
+pub fn _var(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    axis: Option<&Bound<'_, PyAny>>,
+    correction: f64,
+    keepdims: bool,
+    std: bool,
+) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    let axes = axes_arg(axis)?;
+    let f = if std { r::std } else { r::var };
+    Ok(run(py, t.numel(), move || f(&t, axes.as_deref(), correction, keepdims))?.into())
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, axis=None, keepdims=false))]
+pub fn count_nonzero(py: Python<'_>, x: &Bound<'_, PyAny>, axis: Option<&Bound<'_, PyAny>>, keepdims: bool) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    let axes = axes_arg(axis)?;
+    Ok(run(py, t.numel(), move || r::count_nonzero(&t, axes.as_deref(), keepdims))?.into())
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, axis=None, keepdims=false))]
+pub fn logsumexp(py: Python<'_>, x: &Bound<'_, PyAny>, axis: Option<&Bound<'_, PyAny>>, keepdims: bool) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    let axes = axes_arg(axis)?;
+    Ok(run(py, t.numel(), move || r::logsumexp(&t, axes.as_deref(), keepdims))?.into())
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, axis=None, keepdims=false, largest=true))]
+pub fn _arg_extreme(py: Python<'_>, x: &Bound<'_, PyAny>, axis: Option<Int>, keepdims: bool, largest: bool) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    let axis = axis.map(|a| a.0);
+    Ok(run(py, t.numel(), move || r::arg_extreme(&t, axis, keepdims, largest))?.into())
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, axis=Int(-1), log=false))]
+pub fn _softmax(py: Python<'_>, x: &Bound<'_, PyAny>, axis: Int, log: bool) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    Ok(run(py, t.numel(), move || r::softmax(&t, axis.0, log))?.into())
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, axis=None, dtype=None, prod=false))]
+pub fn _cumulative(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    axis: Option<Int>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    prod: bool,
+) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    let dt = opt_dtype(dtype)?;
+    let axis = axis.map(|a| a.0);
+    Ok(run(py, t.numel(), move || r::cumulative(&t, axis, prod, dt))?.into())
+}
