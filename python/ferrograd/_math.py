@@ -79,7 +79,56 @@ def clip(x, /, min=None, max=None, *, out=None):  # noqa: A002 (Array API names)
     return _core.clip(x, min, max, out)
 
 
-FUNCTIONS.update(gelu=gelu, leaky_relu=leaky_relu, elu=elu, where=where, clip=clip, clamp=clip)
+def matmul(x1, x2, /):
+    """numpy's ``matmul``: batched, broadcasting, 1-D operands promoted and squeezed."""
+    return _core.matmul(x1, x2)
+
+
+def vecdot(x1, x2, /, *, axis=-1):
+    """Array API ``vecdot``: sum of products along ``axis`` (broadcasting the rest)."""
+    from . import _reduce  # noqa: PLC0415  (circular at import time)
+
+    return _reduce.sum(_core._binary("multiply", x1, x2), axis=axis)
+
+
+def outer(x1, x2, /):
+    a = _core._as_tensor(x1).reshape(-1, 1)
+    b = _core._as_tensor(x2).reshape(1, -1)
+    return _core._binary("multiply", a, b)
+
+
+def tensordot(x1, x2, /, *, axes=2):
+    """numpy's ``tensordot``: contract the last ``axes`` dims of x1 with the first of x2
+    (or the listed axes), as one matmul over reshaped operands."""
+    a, b = _core._as_tensor(x1), _core._as_tensor(x2)
+    if isinstance(axes, int):
+        ax_a = list(range(a.ndim - axes, a.ndim))
+        ax_b = list(range(axes))
+    else:
+        ax_a, ax_b = ([axes[0]] if isinstance(axes[0], int) else list(axes[0]),
+                      [axes[1]] if isinstance(axes[1], int) else list(axes[1]))
+    ax_a = [x % a.ndim for x in ax_a] if a.ndim else ax_a
+    ax_b = [x % b.ndim for x in ax_b] if b.ndim else ax_b
+    if len(ax_a) != len(ax_b) or any(a.shape[i] != b.shape[j] for i, j in zip(ax_a, ax_b)):
+        raise ValueError(f"tensordot: axes {axes} do not match shapes {a.shape} and {b.shape}")
+    free_a = [i for i in range(a.ndim) if i not in ax_a]
+    free_b = [i for i in range(b.ndim) if i not in ax_b]
+    k = 1
+    for i in ax_a:
+        k *= a.shape[i]
+    am = a.permute(free_a + ax_a).reshape(-1, k)
+    bm = b.permute(ax_b + free_b).reshape(k, -1)
+    out_shape = [a.shape[i] for i in free_a] + [b.shape[i] for i in free_b]
+    return _core.matmul(am, bm).reshape(out_shape)
+
+
+def dot(x1, x2, /):
+    return _core.matmul(x1, x2)
+
+
+FUNCTIONS.update(gelu=gelu, leaky_relu=leaky_relu, elu=elu, where=where, clip=clip, clamp=clip,
+                 matmul=matmul, vecdot=vecdot, outer=outer, tensordot=tensordot, dot=dot,
+                 mm=matmul, bmm=matmul)
 
 
 def _method(fn):

@@ -11,7 +11,12 @@ use crate::core::{Element, Tensor};
 ///
 /// # Safety
 /// `f` must stay within the `n` elements of each line.
-pub unsafe fn along<T: Copy, O: Copy>(x: &Tensor, out: &Tensor, axis: usize, f: impl Fn(*const T, isize, *mut O, isize, usize) + Sync) {
+pub unsafe fn along<T: Copy, O: Copy>(
+    x: &Tensor,
+    out: &Tensor,
+    axis: usize,
+    f: impl Fn(*const T, isize, *mut O, isize, usize) + Sync,
+) {
     let n = x.shape()[axis];
     let sx = x.strides()[axis];
     let (mut shape, mut xs) = (x.shape().to_vec(), x.strides().to_vec());
@@ -40,7 +45,12 @@ pub unsafe fn along<T: Copy, O: Copy>(x: &Tensor, out: &Tensor, axis: usize, f: 
 /// # Safety
 /// `x` must address `n > 0` elements with stride `s`.
 #[inline(always)]
-pub unsafe fn arg_extreme<T: Element + PartialOrd + crate::cpu::num::Num>(x: *const T, s: isize, n: usize, max: bool) -> i64 {
+pub unsafe fn arg_extreme<T: Element + PartialOrd + crate::cpu::num::Num>(
+    x: *const T,
+    s: isize,
+    n: usize,
+    max: bool,
+) -> i64 {
     let mut best = *x;
     let mut at = 0usize;
     if best.is_nan() {
@@ -64,7 +74,30 @@ pub unsafe fn arg_extreme<T: Element + PartialOrd + crate::cpu::num::Num>(x: *co
 /// # Safety
 /// Both lines must address `n` elements.
 pub unsafe fn softmax_f32(x: *const f32, sx: isize, o: *mut f32, so: isize, n: usize, log: bool) {
-    simd::dispatch(|| {
+    simd::dispatch(SoftmaxLine { x, sx, o, so, n, log })
+}
+
+struct SoftmaxLine {
+    x: *const f32,
+    sx: isize,
+    o: *mut f32,
+    so: isize,
+    n: usize,
+    log: bool,
+}
+
+impl simd::Job for SoftmaxLine {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        // SAFETY: the caller of softmax_f32 guarantees both lines.
+        unsafe { softmax_body(self.x, self.sx, self.o, self.so, self.n, self.log) }
+    }
+}
+
+#[inline(always)]
+unsafe fn softmax_body(x: *const f32, sx: isize, o: *mut f32, so: isize, n: usize, log: bool) {
+    {
         let mut m = f32::NEG_INFINITY;
         for i in 0..n as isize {
             m = m.max(*x.offset(i * sx));
@@ -101,7 +134,7 @@ pub unsafe fn softmax_f32(x: *const f32, sx: isize, o: *mut f32, so: isize, n: u
                 *o.offset(i * so) = if log { v - l } else { vmath::exp(v - m) * inv };
             }
         }
-    })
+    }
 }
 
 /// Softmax for float64 lines.

@@ -71,6 +71,42 @@ pub unsafe fn unary_line<A: Copy, O: Copy>(
     }
 }
 
+struct BinaryLine<A, B, O, F> {
+    n: usize,
+    p: [*mut u8; 3],
+    s: [isize; 3],
+    f: F,
+    _t: std::marker::PhantomData<(A, B, O)>,
+}
+
+impl<A: Copy, B: Copy, O: Copy, F: Fn(A, B) -> O> simd::Job for BinaryLine<A, B, O, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let (p, s) = (self.p, self.s);
+        // SAFETY: the plan hands out valid line pointers and strides.
+        unsafe { binary_line(self.n, p[0] as *mut O, s[0], p[1] as *const A, s[1], p[2] as *const B, s[2], self.f) }
+    }
+}
+
+struct UnaryLine<A, O, F> {
+    n: usize,
+    p: [*mut u8; 2],
+    s: [isize; 2],
+    f: F,
+    _t: std::marker::PhantomData<(A, O)>,
+}
+
+impl<A: Copy, O: Copy, F: Fn(A) -> O> simd::Job for UnaryLine<A, O, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let (p, s) = (self.p, self.s);
+        // SAFETY: the plan hands out valid line pointers and strides.
+        unsafe { unary_line(self.n, p[0] as *mut O, s[0], p[1] as *const A, s[1], self.f) }
+    }
+}
+
 /// Runs a binary op over a 3-operand plan (out, a, b).
 ///
 /// # Safety
@@ -84,7 +120,7 @@ pub unsafe fn binary<A: Copy + Sync, B: Copy + Sync, O: Copy + Sync>(
 ) {
     let sizes = [size_of::<O>(), size_of::<A>(), size_of::<B>()];
     plan.for_each_line([out as *mut u8, a as *mut u8, b as *mut u8], sizes, |n, p, s| {
-        simd::dispatch(|| binary_line(n, p[0] as *mut O, s[0], p[1] as *const A, s[1], p[2] as *const B, s[2], f))
+        simd::dispatch(BinaryLine { n, p, s, f, _t: std::marker::PhantomData::<(A, B, O)> })
     });
 }
 
@@ -99,7 +135,7 @@ pub unsafe fn unary<A: Copy + Sync, O: Copy + Sync>(
     f: impl Fn(A) -> O + Sync + Copy,
 ) {
     plan.for_each_line([out as *mut u8, a as *mut u8], [size_of::<O>(), size_of::<A>()], |n, p, s| {
-        simd::dispatch(|| unary_line(n, p[0] as *mut O, s[0], p[1] as *const A, s[1], f))
+        simd::dispatch(UnaryLine { n, p, s, f, _t: std::marker::PhantomData::<(A, O)> })
     });
 }
 

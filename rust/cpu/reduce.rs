@@ -4,9 +4,9 @@
 //! (output stride 1: `sum(axis=0)` adds whole rows). Large reductions split across
 //! threads on a kept dim, or into per-thread partial outputs combined at the end.
 
+use super::num::Num;
 use super::strided::MultiPlan;
 use super::{simd, SendPtr, PARALLEL_MIN};
-use super::num::Num;
 use crate::core::Element;
 
 /// An associative reduction with an identity.
@@ -44,53 +44,80 @@ fn lanes<T: Copy, const L: usize>(xs: &[T], id: T, f: impl Fn(T, T) -> T) -> T {
     r
 }
 
-#[derive(Clone, Copy)]
-pub enum Kind {
-    Sum,
-    Prod,
-    Max,
-    Min,
-}
-
-/// The reduction `kind` over dtype `T`.
-#[derive(Clone, Copy)]
-pub struct Op<T>(pub Kind, pub std::marker::PhantomData<T>);
-
-impl<T> Op<T> {
-    pub fn new(k: Kind) -> Self {
-        Op(k, std::marker::PhantomData)
-    }
-}
+/// The four primitive reductions, as types so each kernel is compiled for one of them.
+#[derive(Clone, Copy, Default)]
+pub struct Sum;
+#[derive(Clone, Copy, Default)]
+pub struct Prod;
+/// Max/min start from the first element instead of an identity (see ops::reduce).
+#[derive(Clone, Copy, Default)]
+pub struct Max;
+#[derive(Clone, Copy, Default)]
+pub struct Min;
 
 macro_rules! reducer {
     ($t:ty, $one:expr, $sum:expr) => {
-        impl Reducer<$t> for Op<$t> {
+        impl Reducer<$t> for Sum {
             #[inline(always)]
             fn identity(self) -> $t {
-                match self.0 {
-                    Kind::Sum => <$t as Num>::zero(),
-                    Kind::Prod => $one,
-                    // Max/min start from their first element instead (see ops::reduce).
-                    Kind::Max | Kind::Min => <$t as Num>::zero(),
-                }
+                <$t as Num>::zero()
             }
             #[inline(always)]
             fn combine(self, a: $t, x: $t) -> $t {
-                match self.0 {
-                    Kind::Sum => <$t as Num>::add(a, x),
-                    Kind::Prod => <$t as Num>::mul(a, x),
-                    Kind::Max => <$t as Num>::max(a, x),
-                    Kind::Min => <$t as Num>::min(a, x),
-                }
+                <$t as Num>::add(a, x)
             }
             #[inline(always)]
             fn fold(self, xs: &[$t]) -> $t {
-                match self.0 {
-                    Kind::Sum => $sum(xs),
-                    Kind::Prod => lanes::<$t, 8>(xs, $one, <$t as Num>::mul),
-                    Kind::Max if !xs.is_empty() => lanes::<$t, 8>(xs, xs[0], <$t as Num>::max),
-                    Kind::Min if !xs.is_empty() => lanes::<$t, 8>(xs, xs[0], <$t as Num>::min),
-                    _ => self.identity(),
+                $sum(xs)
+            }
+        }
+        impl Reducer<$t> for Prod {
+            #[inline(always)]
+            fn identity(self) -> $t {
+                $one
+            }
+            #[inline(always)]
+            fn combine(self, a: $t, x: $t) -> $t {
+                <$t as Num>::mul(a, x)
+            }
+            #[inline(always)]
+            fn fold(self, xs: &[$t]) -> $t {
+                lanes::<$t, 8>(xs, $one, <$t as Num>::mul)
+            }
+        }
+        impl Reducer<$t> for Max {
+            #[inline(always)]
+            fn identity(self) -> $t {
+                <$t as Num>::zero()
+            }
+            #[inline(always)]
+            fn combine(self, a: $t, x: $t) -> $t {
+                <$t as Num>::max(a, x)
+            }
+            #[inline(always)]
+            fn fold(self, xs: &[$t]) -> $t {
+                if xs.is_empty() {
+                    self.identity()
+                } else {
+                    lanes::<$t, 8>(xs, xs[0], <$t as Num>::max)
+                }
+            }
+        }
+        impl Reducer<$t> for Min {
+            #[inline(always)]
+            fn identity(self) -> $t {
+                <$t as Num>::zero()
+            }
+            #[inline(always)]
+            fn combine(self, a: $t, x: $t) -> $t {
+                <$t as Num>::min(a, x)
+            }
+            #[inline(always)]
+            fn fold(self, xs: &[$t]) -> $t {
+                if xs.is_empty() {
+                    self.identity()
+                } else {
+                    lanes::<$t, 8>(xs, xs[0], <$t as Num>::min)
                 }
             }
         }
@@ -119,22 +146,29 @@ reducer!(u32, 1, |xs: &[u32]| lanes::<u32, 8>(xs, 0, u32::wrapping_add));
 reducer!(u16, 1, |xs: &[u16]| lanes::<u16, 8>(xs, 0, u16::wrapping_add));
 reducer!(u8, 1, |xs: &[u8]| lanes::<u8, 8>(xs, 0, u8::wrapping_add));
 reducer!(bool, true, |xs: &[bool]| xs.iter().any(|&b| b));
-reducer!(half::f16, half::f16::ONE, |xs: &[half::f16]| xs.iter().fold(half::f16::ZERO, |a, &b| <half::f16 as Num>::add(a, b)));
-reducer!(half::bf16, half::bf16::ONE, |xs: &[half::bf16]| xs.iter().fold(half::bf16::ZERO, |a, &b| <half::bf16 as Num>::add(a, b)));
+reducer!(half::f16, half::f16::ONE, |xs: &[half::f16]| xs
+    .iter()
+    .fold(half::f16::ZERO, |a, &b| <half::f16 as Num>::add(a, b)));
+reducer!(half::bf16, half::bf16::ONE, |xs: &[half::bf16]| xs
+    .iter()
+    .fold(half::bf16::ZERO, |a, &b| <half::bf16 as Num>::add(a, b)));
 
-/// Reduces `plan` (operands: [input, output], ordered by the input) into `out`, which
-/// must already hold the identity. `out_len` is the output's element count (contiguous).
-///
-/// # Safety
-/// `plan` must describe valid memory for `inp` and `out`.
-pub unsafe fn reduce<T: Element, R: Reducer<T>>(plan: &MultiPlan<2>, inp: *const T, out: *mut T, out_len: usize, r: R) {
-    let total = plan.numel();
-    if total == 0 {
-        return;
-    }
-    let line = move |n: usize, p: [*mut u8; 2], s: [isize; 2]| {
-        let (x, o) = (p[0] as *const T, p[1] as *mut T);
-        simd::dispatch(|| {
+struct ReduceLine<T, R> {
+    n: usize,
+    p: [*mut u8; 2],
+    s: [isize; 2],
+    r: R,
+    _t: std::marker::PhantomData<T>,
+}
+
+impl<T: Copy, R: Reducer<T>> simd::Job for ReduceLine<T, R> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let (n, s, r) = (self.n, self.s, self.r);
+        let (x, o) = (self.p[0] as *const T, self.p[1] as *mut T);
+        // SAFETY: the plan hands out valid line pointers and strides.
+        unsafe {
             if s[1] == 0 {
                 let v = if s[0] == 1 {
                     r.fold(std::slice::from_raw_parts(x, n))
@@ -157,7 +191,22 @@ pub unsafe fn reduce<T: Element, R: Reducer<T>>(plan: &MultiPlan<2>, inp: *const
                     *q = r.combine(*q, *x.offset(i * s[0]));
                 }
             }
-        })
+        }
+    }
+}
+
+/// Reduces `plan` (operands: [input, output], ordered by the input) into `out`, which
+/// must already hold the identity. `out_len` is the output's element count (contiguous).
+///
+/// # Safety
+/// `plan` must describe valid memory for `inp` and `out`.
+pub unsafe fn reduce<T: Element, R: Reducer<T>>(plan: &MultiPlan<2>, inp: *const T, out: *mut T, out_len: usize, r: R) {
+    let total = plan.numel();
+    if total == 0 {
+        return;
+    }
+    let line = move |n: usize, p: [*mut u8; 2], s: [isize; 2]| {
+        simd::dispatch(ReduceLine { n, p, s, r, _t: std::marker::PhantomData::<T> })
     };
     let sizes = [size_of::<T>(); 2];
     let bases = [inp as *mut u8, out as *mut u8];

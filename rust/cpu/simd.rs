@@ -43,30 +43,37 @@ pub fn level_name() -> &'static str {
     }
 }
 
-/// Runs `f` compiled for the best available instruction set. `f` and everything it calls
-/// must be `#[inline(always)]` (or generic and inlined) for the features to apply.
+/// A piece of work to compile for the best available instruction set. Its `run` must be
+/// `#[inline(always)]` (as must everything it calls) so that the body is generated inside
+/// the `#[target_feature]` trampoline; a plain closure there is not reliably inlined.
+pub trait Job {
+    type Output;
+    fn run(self) -> Self::Output;
+}
+
+/// Runs `job` compiled for the best instruction set this CPU has.
 #[inline(always)]
-pub fn dispatch<R, F: FnOnce() -> R>(f: F) -> R {
+pub fn dispatch<J: Job>(job: J) -> J::Output {
     #[cfg(target_arch = "x86_64")]
     {
         match level() {
             // SAFETY: the features were detected at run time.
-            Level::Avx512 => return unsafe { avx512(f) },
-            Level::Avx2 => return unsafe { avx2(f) },
+            Level::Avx512 => return unsafe { avx512(job) },
+            Level::Avx2 => return unsafe { avx2(job) },
             Level::Baseline => {}
         }
     }
-    f()
+    job.run()
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt,f16c")]
-unsafe fn avx2<R, F: FnOnce() -> R>(f: F) -> R {
-    f()
+unsafe fn avx2<J: Job>(job: J) -> J::Output {
+    job.run()
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,bmi1,bmi2,lzcnt,popcnt,f16c")]
-unsafe fn avx512<R, F: FnOnce() -> R>(f: F) -> R {
-    f()
+unsafe fn avx512<J: Job>(job: J) -> J::Output {
+    job.run()
 }

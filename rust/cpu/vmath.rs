@@ -20,7 +20,9 @@ fn mul_add(a: f32, b: f32, c: f32) -> f32 {
 /// stay exact).
 #[inline(always)]
 fn pow2i(n: f32) -> (f32, f32) {
-    let n = n as i32;
+    // SAFETY: callers pass integral n within [-252, 254]; the unchecked conversion is a
+    // single SIMD instruction where `as` (saturating) is not.
+    let n: i32 = unsafe { n.to_int_unchecked() };
     let h = n >> 1;
     (f32::from_bits(((h + 127) as u32) << 23), f32::from_bits(((n - h + 127) as u32) << 23))
 }
@@ -28,7 +30,8 @@ fn pow2i(n: f32) -> (f32, f32) {
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
     let xc = x.clamp(-104.0, 89.0);
-    let n = (xc * std::f32::consts::LOG2_E).round();
+    // Nearest-even rounding is one SIMD instruction; round-half-away is a libm call.
+    let n = (xc * std::f32::consts::LOG2_E).round_ties_even();
     let r = mul_add(n, -LN2_LO, mul_add(n, -LN2_HI, xc));
     let mut p = 1.987_569_1e-4;
     p = mul_add(p, r, 1.398_199_9e-3);
@@ -134,7 +137,10 @@ pub fn sigmoid(x: f32) -> f32 {
 #[inline(always)]
 fn reduce(x: f32) -> (f32, i32) {
     let a = x.abs();
-    let j = (a * std::f32::consts::FRAC_2_PI * 2.0) as i32; // octant
+    // Octant; callers keep |x| <= TRIG_MAX (or discard the result for inf/nan), and the
+    // min() keeps the conversion in range for those too.
+    // SAFETY: the argument is finite and below 2^31 after min().
+    let j: i32 = unsafe { (a * std::f32::consts::FRAC_2_PI * 2.0).min(1.0e9).max(0.0).to_int_unchecked() };
     let j = j.wrapping_add(1) & !1; // even octant -> symmetric range [-pi/4, pi/4]
     let y = j as f32;
     let r = mul_add(y, -3.774_895e-8, mul_add(y, -2.418_756_5e-4, mul_add(y, -0.785_156_25, a)));

@@ -5,6 +5,7 @@ pub mod copy;
 pub mod create;
 pub mod elementwise;
 pub mod index;
+pub mod linalg;
 pub mod manip;
 pub mod reduce;
 pub mod table;

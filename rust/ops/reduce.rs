@@ -4,7 +4,7 @@
 
 use crate::bail;
 use crate::core::{default_float, normalize_axis, DType, Layout, Result, Scalar, Tensor};
-use crate::cpu::reduce::{reduce as run, Kind, Op};
+use crate::cpu::reduce::{reduce as run, Max, Min, Prod, Sum};
 use crate::cpu::strided::MultiPlan;
 use crate::ops::copy::{astype, fill};
 use crate::ops::elementwise::{binary, unary, Operand};
@@ -48,6 +48,14 @@ fn sum_dtype(d: DType) -> DType {
     }
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Sum,
+    Prod,
+    Max,
+    Min,
+}
+
 /// Runs one primitive reduction of `x` (already in the compute dtype) over `axes`.
 fn primitive(kind: Kind, x: &Tensor, axes: &[usize], keepdims: bool) -> Result<Tensor> {
     let kshape = reduced_shape(x.shape(), axes, true);
@@ -56,7 +64,12 @@ fn primitive(kind: Kind, x: &Tensor, axes: &[usize], keepdims: bool) -> Result<T
     let empty = x.numel() == 0;
     if matches!(kind, Kind::Max | Kind::Min) {
         if empty {
-            bail!(Value, "{}: cannot reduce an empty tensor of shape {:?} (no identity)", if matches!(kind, Kind::Max) { "max" } else { "min" }, x.shape());
+            bail!(
+                Value,
+                "{}: cannot reduce an empty tensor of shape {:?} (no identity)",
+                if matches!(kind, Kind::Max) { "max" } else { "min" },
+                x.shape()
+            );
         }
         // Seed with the first element along the reduced axes.
         let mut first = x.layout().clone();
@@ -69,8 +82,14 @@ fn primitive(kind: Kind, x: &Tensor, axes: &[usize], keepdims: bool) -> Result<T
     }
     let ob = out.layout().broadcast_to(x.shape())?;
     let plan = MultiPlan::new(x.shape(), [x.strides(), &ob.strides]);
+    let (px, po) = (x.data_ptr(), out.data_ptr());
     with_dtype!(x.dtype(), T => unsafe {
-        run(&plan, x.data_ptr() as *const T, out.data_ptr() as *mut T, n_out, Op::<T>::new(kind))
+        match kind {
+            Kind::Sum => run(&plan, px as *const T, po as *mut T, n_out, Sum),
+            Kind::Prod => run(&plan, px as *const T, po as *mut T, n_out, Prod),
+            Kind::Max => run(&plan, px as *const T, po as *mut T, n_out, Max),
+            Kind::Min => run(&plan, px as *const T, po as *mut T, n_out, Min),
+        }
     });
     if keepdims {
         Ok(out)
@@ -94,12 +113,20 @@ pub fn reduce(op: ReduceOp, x: &Tensor, axes: Option<&[i64]>, keepdims: bool, dt
     match op {
         ReduceOp::Sum | ReduceOp::Prod => {
             let target = dtype.unwrap_or_else(|| {
-                if matches!(x.dtype(), DType::F16 | DType::BF16) { x.dtype() } else { sum_dtype(x.dtype()) }
+                if matches!(x.dtype(), DType::F16 | DType::BF16) {
+                    x.dtype()
+                } else {
+                    sum_dtype(x.dtype())
+                }
             });
             let compute = sum_dtype(target);
             let xc = if x.dtype() == compute { x.clone() } else { astype(x, compute)? };
             let r = primitive(if op == ReduceOp::Sum { Kind::Sum } else { Kind::Prod }, &xc, &ax, keepdims)?;
-            if r.dtype() == target { Ok(r) } else { astype(&r, target) }
+            if r.dtype() == target {
+                Ok(r)
+            } else {
+                astype(&r, target)
+            }
         }
         ReduceOp::Max | ReduceOp::Min => {
             let kind = if op == ReduceOp::Max { Kind::Max } else { Kind::Min };
@@ -122,7 +149,11 @@ fn count(x: &Tensor, axes: &[usize]) -> usize {
 }
 
 fn float_of(x: &Tensor) -> Result<Tensor> {
-    if x.dtype().is_float() { Ok(x.clone()) } else { astype(x, default_float()) }
+    if x.dtype().is_float() {
+        Ok(x.clone())
+    } else {
+        astype(x, default_float())
+    }
 }
 
 pub fn mean(x: &Tensor, axes: Option<&[i64]>, keepdims: bool) -> Result<Tensor> {
@@ -131,7 +162,11 @@ pub fn mean(x: &Tensor, axes: Option<&[i64]>, keepdims: bool) -> Result<Tensor> 
     let s = reduce(ReduceOp::Sum, &xf, axes, keepdims, Some(sum_dtype(xf.dtype())))?;
     let n = count(x, &ax) as f64;
     let m = binary(BinaryOp::Div, Operand::Tensor(s), Operand::Scalar(Scalar::Float(n)), None)?;
-    if m.dtype() == xf.dtype() { Ok(m) } else { astype(&m, xf.dtype()) }
+    if m.dtype() == xf.dtype() {
+        Ok(m)
+    } else {
+        astype(&m, xf.dtype())
+    }
 }
 
 /// Variance with `correction` (0: population, 1: sample), numpy's two-pass algorithm.
@@ -146,7 +181,11 @@ pub fn var(x: &Tensor, axes: Option<&[i64]>, correction: f64, keepdims: bool) ->
     let s = reduce(ReduceOp::Sum, &sq, axes, keepdims, None)?;
     let n = count(x, &ax) as f64 - correction;
     let v = binary(BinaryOp::Div, Operand::Tensor(s), Operand::Scalar(Scalar::Float(n.max(0.0))), None)?;
-    if v.dtype() == xf.dtype() { Ok(v) } else { astype(&v, xf.dtype()) }
+    if v.dtype() == xf.dtype() {
+        Ok(v)
+    } else {
+        astype(&v, xf.dtype())
+    }
 }
 
 pub fn std(x: &Tensor, axes: Option<&[i64]>, correction: f64, keepdims: bool) -> Result<Tensor> {
@@ -165,7 +204,8 @@ pub fn logsumexp(x: &Tensor, axes: Option<&[i64]>, keepdims: bool) -> Result<Ten
     let m = reduce(ReduceOp::Max, &xf, axes, true, None)?;
     // A row that is all -inf (or has +inf) would give nan from inf - inf: shift by 0 there.
     let finite = unary(UnaryOp::IsFinite, &m, None)?;
-    let shift = crate::ops::elementwise::select(&finite, Operand::Tensor(m.clone()), Operand::Scalar(Scalar::Float(0.0)))?;
+    let shift =
+        crate::ops::elementwise::select(&finite, Operand::Tensor(m.clone()), Operand::Scalar(Scalar::Float(0.0)))?;
     let d = binary(BinaryOp::Sub, Operand::Tensor(xf), Operand::Tensor(shift.clone()), None)?;
     let e = unary(UnaryOp::Exp, &d, Some(&d))?;
     let s = reduce(ReduceOp::Sum, &e, axes, true, None)?;
@@ -213,9 +253,13 @@ pub fn softmax(x: &Tensor, axis: i64, log: bool) -> Result<Tensor> {
     if src.numel() > 0 {
         unsafe {
             if compute == DType::F64 {
-                crate::cpu::axis::along::<f64, f64>(&src, &out, a, |p, s, o, so, n| crate::cpu::axis::softmax_f64(p, s, o, so, n, log))
+                crate::cpu::axis::along::<f64, f64>(&src, &out, a, |p, s, o, so, n| {
+                    crate::cpu::axis::softmax_f64(p, s, o, so, n, log)
+                })
             } else {
-                crate::cpu::axis::along::<f32, f32>(&src, &out, a, |p, s, o, so, n| crate::cpu::axis::softmax_f32(p, s, o, so, n, log))
+                crate::cpu::axis::along::<f32, f32>(&src, &out, a, |p, s, o, so, n| {
+                    crate::cpu::axis::softmax_f32(p, s, o, so, n, log)
+                })
             }
         }
     }

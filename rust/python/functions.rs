@@ -250,3 +250,9 @@ pub fn broadcast_shapes<'py>(py: Python<'py>, shapes: &Bound<'py, PyTuple>) -> P
     }
     PyTuple::new(py, out)
 }
+
+/// The SIMD instruction set the CPU kernels dispatch to on this machine.
+#[pyfunction]
+pub fn simd_level() -> &'static str {
+    crate::cpu::simd::level_name()
+}

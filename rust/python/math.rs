@@ -314,3 +314,35 @@ pub fn clip(
     let (lo, hi, out) = (bound(min)?, bound(max)?, out_tensor(out)?);
     Ok(run(py, t.numel(), move || ew::clip(&t, lo, hi, out.as_ref()))?.into())
 }
+
+fn matmul_impl(py: Python<'_>, a: Tensor, b: Tensor) -> PyResult<PyTensor> {
+    let work = a.numel().max(b.numel());
+    Ok(run(py, work, move || crate::ops::linalg::matmul(&a, &b))?.into())
+}
+
+fn matmul_operand(obj: &Bound<'_, PyAny>) -> PyResult<Option<Tensor>> {
+    Ok(match operand(obj)? {
+        Some(Operand::Tensor(t)) => Some(t),
+        _ => None,
+    })
+}
+
+#[pymethods]
+impl PyTensor {
+    fn __matmul__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = other.py();
+        let Some(o) = matmul_operand(other)? else { return Ok(py.NotImplemented()) };
+        Ok(Bound::new(py, matmul_impl(py, self.t.clone(), o)?)?.into_any().unbind())
+    }
+    fn __rmatmul__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = other.py();
+        let Some(o) = matmul_operand(other)? else { return Ok(py.NotImplemented()) };
+        Ok(Bound::new(py, matmul_impl(py, o, self.t.clone())?)?.into_any().unbind())
+    }
+}
+
+/// numpy's `matmul` (batched, broadcasting, 1-D promotion).
+#[pyfunction]
+pub fn matmul(py: Python<'_>, x1: &Bound<'_, PyAny>, x2: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    matmul_impl(py, to_tensor(x1, None)?, to_tensor(x2, None)?)
+}

@@ -35,6 +35,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(math::_unary, m)?)?;
     m.add_function(wrap_pyfunction!(math::where_, m)?)?;
     m.add_function(wrap_pyfunction!(math::clip, m)?)?;
+    m.add_function(wrap_pyfunction!(math::matmul, m)?)?;
     m.add_function(wrap_pyfunction!(reduce::_reduce, m)?)?;
     m.add_function(wrap_pyfunction!(reduce::mean, m)?)?;
     m.add_function(wrap_pyfunction!(reduce::_var, m)?)?;
@@ -43,6 +44,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reduce::_arg_extreme, m)?)?;
     m.add_function(wrap_pyfunction!(reduce::_softmax, m)?)?;
     m.add_function(wrap_pyfunction!(reduce::_cumulative, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::simd_level, m)?)?;
     m.add_function(wrap_pyfunction!(functions::_full, m)?)?;
     m.add_function(wrap_pyfunction!(functions::_arange, m)?)?;
     m.add_function(wrap_pyfunction!(functions::_linspace, m)?)?;

@@ -46,7 +46,12 @@ pub fn _reduce(
 
 #[pyfunction]
 #[pyo3(signature = (x, axis=None, keepdims=false))]
-pub fn mean(py: Python<'_>, x: &Bound<'_, PyAny>, axis: Option<&Bound<'_, PyAny>>, keepdims: bool) -> PyResult<PyTensor> {
+pub fn mean(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    axis: Option<&Bound<'_, PyAny>>,
+    keepdims: bool,
+) -> PyResult<PyTensor> {
     let t = to_tensor(x, None)?;
     let axes = axes_arg(axis)?;
     Ok(run(py, t.numel(), move || r::mean(&t, axes.as_deref(), keepdims))?.into())
@@ -70,7 +75,12 @@ pub fn _var(
 
 #[pyfunction]
 #[pyo3(signature = (x, axis=None, keepdims=false))]
-pub fn count_nonzero(py: Python<'_>, x: &Bound<'_, PyAny>, axis: Option<&Bound<'_, PyAny>>, keepdims: bool) -> PyResult<PyTensor> {
+pub fn count_nonzero(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    axis: Option<&Bound<'_, PyAny>>,
+    keepdims: bool,
+) -> PyResult<PyTensor> {
     let t = to_tensor(x, None)?;
     let axes = axes_arg(axis)?;
     Ok(run(py, t.numel(), move || r::count_nonzero(&t, axes.as_deref(), keepdims))?.into())
@@ -78,7 +88,12 @@ pub fn count_nonzero(py: Python<'_>, x: &Bound<'_, PyAny>, axis: Option<&Bound<'
 
 #[pyfunction]
 #[pyo3(signature = (x, axis=None, keepdims=false))]
-pub fn logsumexp(py: Python<'_>, x: &Bound<'_, PyAny>, axis: Option<&Bound<'_, PyAny>>, keepdims: bool) -> PyResult<PyTensor> {
+pub fn logsumexp(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    axis: Option<&Bound<'_, PyAny>>,
+    keepdims: bool,
+) -> PyResult<PyTensor> {
     let t = to_tensor(x, None)?;
     let axes = axes_arg(axis)?;
     Ok(run(py, t.numel(), move || r::logsumexp(&t, axes.as_deref(), keepdims))?.into())
@@ -86,7 +101,13 @@ pub fn logsumexp(py: Python<'_>, x: &Bound<'_, PyAny>, axis: Option<&Bound<'_, P
 
 #[pyfunction]
 #[pyo3(signature = (x, axis=None, keepdims=false, largest=true))]
-pub fn _arg_extreme(py: Python<'_>, x: &Bound<'_, PyAny>, axis: Option<Int>, keepdims: bool, largest: bool) -> PyResult<PyTensor> {
+pub fn _arg_extreme(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    axis: Option<Int>,
+    keepdims: bool,
+    largest: bool,
+) -> PyResult<PyTensor> {
     let t = to_tensor(x, None)?;
     let axis = axis.map(|a| a.0);
     Ok(run(py, t.numel(), move || r::arg_extreme(&t, axis, keepdims, largest))?.into())
