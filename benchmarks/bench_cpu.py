@@ -13,8 +13,9 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-import ferrograd as fg  # noqa: E402
 from _harness import median_time, table, try_torch  # noqa: E402
+
+import ferrograd as fg  # noqa: E402
 
 
 def case(rows, name, f_fg, f_np, f_th=None, target="", repeat=9):
@@ -61,10 +62,13 @@ def main() -> None:
         x_np = rng.standard_normal((k, k), dtype=np.float32)
         y_np = rng.standard_normal((k, k), dtype=np.float32)
         x, y = fg.from_numpy(x_np), fg.from_numpy(y_np)
-        if hasattr(fg, "matmul"):
-            tx, ty = (torch.from_numpy(x_np), torch.from_numpy(y_np)) if torch else (None, None)
-            case(rows, f"matmul {k}x{k} f32", lambda: x @ y, lambda: x_np @ y_np,
-                 (lambda: tx @ ty) if torch else None, ">= 0.9x numpy", repeat=5)
+        np.testing.assert_allclose(np.asarray(x @ y), x_np @ y_np, rtol=1e-3, atol=1e-3)
+        th = None
+        if torch:
+            tx, ty = torch.from_numpy(x_np), torch.from_numpy(y_np)
+            th = lambda tx=tx, ty=ty: tx @ ty  # noqa: E731
+        case(rows, f"matmul {k}x{k} f32", lambda x=x, y=y: x @ y,
+             lambda x_np=x_np, y_np=y_np: x_np @ y_np, th, ">= 0.9x numpy", repeat=5)
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}"
           + (f", torch {torch.__version__}" if torch else "") + f", SIMD {fg._core.simd_level()}")

@@ -125,7 +125,14 @@ def linspace(start, stop, /, num=None, *, steps=None, dtype=None, device=None, e
     n = steps if num is None else num
     if n is None:
         raise TypeError("linspace() needs the number of points (num= or steps=)")
-    return _core._linspace(float(start), float(stop), int(n), endpoint, dtype=dtype, device=device)
+    return _core._linspace(_float(start), _float(stop), n, endpoint, dtype=dtype, device=device)
+
+
+def _float(v) -> float:
+    try:
+        return float(v)
+    except OverflowError as e:
+        raise ValueError(f"{v!r} is out of the float range") from e
 
 
 def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None, requires_grad=False) -> Tensor:

@@ -44,3 +44,7 @@ for _name, _fn in {
     "shape_at": _size_of,
 }.items():
     setattr(Tensor, _name, _fn)
+
+# numpy scalars defer to us in `np.float64(2) * t` (so the result is a Tensor, as in
+# PyTorch) instead of converting the tensor to an array.
+Tensor.__array_priority__ = 1000

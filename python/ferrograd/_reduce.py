@@ -175,3 +175,76 @@ def install_methods() -> None:
     Tensor.log_softmax = lambda self, dim=-1: log_softmax(self, dim=dim)
     Tensor.cumsum = lambda self, dim=0, dtype=None: cumsum(self, dim, dtype=dtype)
     Tensor.cumprod = lambda self, dim=0, dtype=None: cumprod(self, dim, dtype=dtype)
+
+
+def sort(x, /, axis=-1, *, descending=False, stable=True, dim=None):
+    """Array API ``sort``: the sorted values (stable; NaNs last, or first if descending)."""
+    return _core._sort(x, _axis(axis, dim) if dim is not None else axis, descending)[0]
+
+
+def argsort(x, /, axis=-1, *, descending=False, stable=True, dim=None):
+    return _core._sort(x, _axis(axis, dim) if dim is not None else axis, descending)[1]
+
+
+def topk(x, k, dim=-1, largest=True, sorted=True):  # noqa: A002 (PyTorch's name)
+    """PyTorch's ``topk``: the ``k`` largest (or smallest) values and their indices."""
+    values, indices = _core._sort(x, dim, largest)
+    n = values.shape[dim] if values.ndim else 1
+    if not 0 <= k <= n:
+        raise ValueError(f"topk: k={k} is out of range for a dimension of size {n}")
+    return ValuesIndices(values.narrow(dim, 0, k), indices.narrow(dim, 0, k))
+
+
+def searchsorted(x1, x2, /, *, side="left", sorter=None, right=None):
+    """numpy's ``searchsorted`` on a 1-D sorted ``x1`` (``right=True`` as in PyTorch)."""
+    if side not in ("left", "right"):
+        raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+    if sorter is not None:
+        x1 = _core._as_tensor(x1)[_core._as_tensor(sorter)]
+    return _core._searchsorted(x1, x2, builtins.bool(right) or side == "right")
+
+
+UniqueAll = namedtuple("UniqueAll", ["values", "indices", "inverse_indices", "counts"])
+UniqueCounts = namedtuple("UniqueCounts", ["values", "counts"])
+UniqueInverse = namedtuple("UniqueInverse", ["values", "inverse_indices"])
+
+
+def unique_values(x, /):
+    return _core._unique(x)[0]
+
+
+def unique_counts(x, /):
+    values, _, counts = _core._unique(x)
+    return UniqueCounts(values, counts)
+
+
+def unique_inverse(x, /):
+    values, inverse, _ = _core._unique(x)
+    return UniqueInverse(values, inverse)
+
+
+def unique_all(x, /):
+    """Values, first-occurrence indices, inverse indices and counts."""
+    values, inverse, counts = _core._unique(x)
+    flat = _core._as_tensor(inverse).reshape(-1)
+    order = _core._sort(flat, 0, False)[1]
+    starts = cumulative_sum(counts, include_initial=True)[:-1]
+    return UniqueAll(values, order[starts], inverse, counts)
+
+
+FUNCTIONS.update({f.__name__: f for f in (
+    sort, argsort, topk, searchsorted, unique_values, unique_counts, unique_inverse, unique_all,
+)})
+_install_reductions = install_methods
+
+
+def install_methods() -> None:  # noqa: F811  (extends the first definition)
+    _install_reductions()
+
+    def sort_m(self, dim=-1, descending=False, stable=False):
+        return ValuesIndices(*_core._sort(self, dim, descending))
+
+    Tensor.sort = sort_m
+    Tensor.argsort = lambda self, dim=-1, descending=False, stable=False: _core._sort(
+        self, dim, descending)[1]
+    Tensor.topk = topk

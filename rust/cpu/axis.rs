@@ -173,3 +173,49 @@ pub unsafe fn cumulative<T: crate::cpu::num::Num>(x: *const T, sx: isize, o: *mu
         *o.offset(i * so) = acc;
     }
 }
+
+/// numpy's sort order: NaNs last (`total_cmp` would also order -0.0 before 0.0 and split
+/// NaN signs, which numpy does not).
+#[inline(always)]
+pub fn cmp_nan_last<T: PartialOrd + crate::cpu::num::Num>(a: &T, b: &T) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+    }
+}
+
+/// Stable sort of one line: writes sorted values to `o` (if not null) and the source
+/// positions to `idx` (if not null); `descending` reverses the order (stably).
+///
+/// # Safety
+/// Lines must address `n` elements.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn sort_line<T: Copy + PartialOrd + crate::cpu::num::Num>(
+    x: *const T,
+    sx: isize,
+    o: *mut T,
+    so: isize,
+    idx: *mut i64,
+    si: isize,
+    n: usize,
+    descending: bool,
+) {
+    let mut perm: Vec<usize> = (0..n).collect();
+    let at = |i: usize| *x.offset(i as isize * sx);
+    if descending {
+        // Stable, NaNs first (they count as the largest values, as in PyTorch).
+        perm.sort_by(|&i, &j| cmp_nan_last(&at(j), &at(i)));
+    } else {
+        perm.sort_by(|&i, &j| cmp_nan_last(&at(i), &at(j)));
+    }
+    for (k, &p) in perm.iter().enumerate() {
+        if !o.is_null() {
+            *o.offset(k as isize * so) = at(p);
+        }
+        if !idx.is_null() {
+            *idx.offset(k as isize * si) = p as i64;
+        }
+    }
+}

@@ -16,7 +16,7 @@ pub trait FloatMath: Element + PartialOrd {
 }
 
 macro_rules! unary_impl {
-    ($op:expr, $x:expr, $t:ty, $exp:expr, $ln:expr, $tanh:expr, $sig:expr, $sin:expr, $cos:expr, $expm1:expr, $erf:expr) => {{
+    ($op:expr, $x:expr, $t:ty, $exp:expr, $ln:expr, $tanh:expr, $sig:expr, $sin:expr, $cos:expr, $expm1:expr, $erf:expr, $atanh:expr, $asinh:expr, $acosh:expr) => {{
         use crate::ops::table::UnaryOp::*;
         let x: $t = $x;
         match $op {
@@ -52,9 +52,10 @@ macro_rules! unary_impl {
             Sinh => x.sinh(),
             Cosh => x.cosh(),
             Tanh => $tanh(x),
-            Asinh => x.asinh(),
-            Acosh => x.acosh(),
-            Atanh => x.atanh(),
+            // libm, not std: std's asinh/acosh overflow near the top of the range.
+            Asinh => $asinh(x),
+            Acosh => $acosh(x),
+            Atanh => $atanh(x),
             Erf => $erf(x),
             Floor => x.floor(),
             Ceil => x.ceil(),
@@ -69,20 +70,19 @@ macro_rules! unary_impl {
                 }
             }
             Sigmoid => $sig(x),
-            // PyTorch's threshold: above 20 softplus(x) == x in float32.
-            Softplus => {
-                if x > 20.0 {
-                    x
+            // Exact for every x (no overflow, no threshold needed).
+            Softplus => x.max(0.0) + $exp(-x.abs()).ln_1p(),
+            // Double-double argument handling (cpu/gelu.rs) keeps full relative accuracy
+            // for large negative x; narrower floats round the float64 result once.
+            Gelu => super::gelu::gelu(x as f64) as $t,
+            GeluTanh => super::gelu::gelu_tanh(x as f64) as $t,
+            Silu => {
+                if x == <$t>::NEG_INFINITY {
+                    -0.0
                 } else {
-                    x.max(0.0) + (-x.abs()).exp().ln_1p()
+                    x * $sig(x)
                 }
             }
-            Gelu => 0.5 * x * (1.0 + $erf(x * std::f64::consts::FRAC_1_SQRT_2 as $t)),
-            GeluTanh => {
-                let c = (2.0 / std::f64::consts::PI).sqrt() as $t;
-                0.5 * x * (1.0 + $tanh(c * (x + 0.044715 * x * x * x)))
-            }
-            Silu => x * $sig(x),
             LeakyRelu(s) => {
                 if x > 0.0 {
                     x
@@ -114,14 +114,12 @@ macro_rules! binary_impl {
             Nextafter => $next(a, b),
             Logaddexp => {
                 let m = a.max(b);
-                if m == <$t>::INFINITY {
-                    m
-                } else if m.is_nan() || a.is_nan() || b.is_nan() {
+                if a.is_nan() || b.is_nan() {
                     <$t>::NAN
-                } else if m == <$t>::NEG_INFINITY {
+                } else if m == <$t>::INFINITY || m == <$t>::NEG_INFINITY {
                     m
                 } else {
-                    m + $ln(1.0 + $exp(-(a - b).abs()))
+                    m + $exp(-(a - b).abs()).ln_1p()
                 }
             }
             _ => <$t>::NAN,
@@ -172,7 +170,11 @@ impl FloatMath for f32 {
             sin32,
             cos32,
             vmath::expm1,
-            libm::erff
+            libm::erff,
+            // float32's std atanh loses bits near ±1; float64 is exact enough to round once.
+            |v: f32| (v as f64).atanh() as f32,
+            libm::asinhf,
+            |v: f32| if v >= 1.0 { libm::acoshf(v) } else { f32::NAN }
         )
     }
     #[inline(always)]
@@ -200,7 +202,23 @@ impl FloatMath for f64 {
     }
     #[inline(always)]
     fn unary(op: crate::ops::table::UnaryOp, x: f64) -> f64 {
-        unary_impl!(op, x, f64, f64::exp, f64::ln, f64::tanh, sigmoid64, f64::sin, f64::cos, f64::exp_m1, libm::erf)
+        unary_impl!(
+            op,
+            x,
+            f64,
+            f64::exp,
+            f64::ln,
+            f64::tanh,
+            sigmoid64,
+            f64::sin,
+            f64::cos,
+            f64::exp_m1,
+            libm::erf,
+            f64::atanh,
+            libm::asinh,
+            // libm's acosh returns garbage below 1 instead of NaN.
+            |v: f64| if v >= 1.0 { libm::acosh(v) } else { f64::NAN }
+        )
     }
     #[inline(always)]
     fn binary(op: crate::ops::table::BinaryOp, a: f64, b: f64) -> f64 {
@@ -263,7 +281,8 @@ fn next_half<T: HalfBits>(a: T, b: T) -> T {
         return T::from_f32(f32::NAN);
     }
     if x == y {
-        return b;
+        // numpy's float16 nextafter returns the first argument here (C's returns the second).
+        return a;
     }
     if x == 0.0 {
         let tiny = T::from_bits(1);

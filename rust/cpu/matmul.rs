@@ -17,6 +17,7 @@ pub struct Mat<T> {
 /// # Safety
 /// The views must address valid `m x k`, `k x n` and `m x n` matrices, `c` writable and
 /// not overlapping the inputs.
+#[allow(clippy::too_many_arguments)] // BLAS's shape: sizes, then each operand with its strides
 pub unsafe fn gemm_float<T: 'static + Copy + Num>(
     m: usize,
     n: usize,
@@ -43,6 +44,7 @@ pub unsafe fn gemm_float<T: 'static + Copy + Num>(
 ///
 /// # Safety
 /// As for [`gemm_float`].
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn gemm_int<T: Num>(
     m: usize,
     n: usize,

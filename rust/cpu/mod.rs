@@ -6,6 +6,7 @@ pub mod copy;
 pub mod elementwise;
 pub mod fill;
 pub mod fmath;
+pub mod gelu;
 pub mod matmul;
 pub mod num;
 pub mod random;

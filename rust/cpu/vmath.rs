@@ -57,10 +57,11 @@ pub fn expm1(x: f32) -> f32 {
     let e = exp(x);
     // Kahan's trick: (e - 1) * x / log(e) keeps full precision for small |x|.
     let small = (e - 1.0) * x / log(e);
-    if x.abs() < 0.5 && x != 0.0 {
-        small
-    } else if x == 0.0 {
+    // Below ~6e-8, exp(x) rounds to exactly 1 and the trick would give 0/0: expm1(x) = x.
+    if e == 1.0 {
         x
+    } else if x.abs() < 0.5 {
+        small
     } else {
         e - 1.0
     }
@@ -139,7 +140,9 @@ fn reduce(x: f32) -> (f32, i32) {
     let a = x.abs();
     // Octant; callers keep |x| <= TRIG_MAX (or discard the result for inf/nan), and the
     // min() keeps the conversion in range for those too.
-    // SAFETY: the argument is finite and below 2^31 after min().
+    // SAFETY: the argument is finite and below 2^31 after min()/max(), which (unlike
+    // clamp) also map NaN into range.
+    #[allow(clippy::manual_clamp)]
     let j: i32 = unsafe { (a * std::f32::consts::FRAC_2_PI * 2.0).min(1.0e9).max(0.0).to_int_unchecked() };
     let j = j.wrapping_add(1) & !1; // even octant -> symmetric range [-pi/4, pi/4]
     let y = j as f32;

@@ -287,7 +287,7 @@ pub fn unary(op: UnaryOp, x: &Tensor, out: Option<&Tensor>) -> Result<Tensor> {
             let z = T::default();
             match op {
                 IsFinite => go!(T, bool, |_v: T| true),
-                Signbit => go!(T, bool, move |v: T| <T as Num>::sign(v) != z && <T as Num>::abs(v) != v),
+                Signbit => go!(T, bool, move |v: T| v < z),
                 _ => go!(T, bool, |_v: T| false),
             }
         }),

@@ -283,3 +283,82 @@ pub fn cumulative(x: &Tensor, axis: Option<i64>, prod: bool, dtype: Option<DType
     }
     Ok(out)
 }
+
+/// Stable sort along `axis`: (values, indices).
+pub fn sort(x: &Tensor, axis: i64, descending: bool) -> Result<(Tensor, Tensor)> {
+    let src = if x.ndim() == 0 { x.reshape(&[1])? } else { x.clone() };
+    let a = normalize_axis(axis, src.ndim())?;
+    let vals = Tensor::for_overwrite(src.shape(), src.dtype())?;
+    let idx = Tensor::for_overwrite(src.shape(), DType::I64)?;
+    if src.numel() > 0 {
+        // Both outputs are contiguous with the same shape, so one walk serves both: the
+        // index line sits at the same element offset as the value line.
+        let (vb, ib) = (vals.data_ptr() as usize, idx.data_ptr() as usize);
+        let vsize = src.dtype().size();
+        with_dtype!(src.dtype(), T => unsafe {
+            crate::cpu::axis::along::<T, T>(&src, &vals, a, |p, s, o, so, n| {
+                let elem = (o as usize - vb) / vsize;
+                let ip = (ib as *mut i64).add(elem);
+                crate::cpu::axis::sort_line(p, s, o, so, ip, so, n, descending)
+            })
+        });
+    }
+    let shape = x.shape().to_vec();
+    Ok((
+        vals.reshape(&shape.iter().map(|&d| d as i64).collect::<Vec<_>>())?,
+        idx.reshape(&shape.iter().map(|&d| d as i64).collect::<Vec<_>>())?,
+    ))
+}
+
+/// For each value, the insertion point into the sorted 1-D `seq` (numpy's searchsorted).
+pub fn searchsorted(seq: &Tensor, values: &Tensor, right: bool) -> Result<Tensor> {
+    if seq.ndim() != 1 {
+        bail!(Value, "searchsorted: the sorted sequence must be 1-D, got shape {:?}", seq.shape());
+    }
+    let dt = crate::core::promote(seq.dtype(), values.dtype());
+    let s = astype(seq, dt)?;
+    let v = astype(values, dt)?;
+    let out = Tensor::for_overwrite(values.shape(), DType::I64)?;
+    with_dtype!(dt, T => {
+        // SAFETY: fresh contiguous tensors of the stated lengths.
+        let sv = unsafe { std::slice::from_raw_parts(s.data_ptr() as *const T, s.numel()) };
+        let vv = unsafe { std::slice::from_raw_parts(v.data_ptr() as *const T, v.numel()) };
+        let ov = unsafe { std::slice::from_raw_parts_mut(out.data_ptr() as *mut i64, v.numel()) };
+        for (o, x) in ov.iter_mut().zip(vv) {
+            *o = sv.partition_point(|e| {
+                let c = crate::cpu::axis::cmp_nan_last(e, x);
+                if right { c != std::cmp::Ordering::Greater } else { c == std::cmp::Ordering::Less }
+            }) as i64;
+        }
+    });
+    Ok(out)
+}
+
+/// Sorted unique values of the flattened tensor, with the inverse indices (into the
+/// unique values, shaped like `x`) and the counts.
+pub fn unique(x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+    let flat = x.reshape(&[-1])?;
+    let (vals, idx) = sort(&flat, 0, false)?;
+    let n = flat.numel();
+    let inverse = Tensor::for_overwrite(&[n], DType::I64)?;
+    let (uniq, counts) = with_dtype!(vals.dtype(), T => {
+        // SAFETY: fresh contiguous tensors of n elements.
+        let v = unsafe { std::slice::from_raw_parts(vals.data_ptr() as *const T, n) };
+        let ix = unsafe { std::slice::from_raw_parts(idx.data_ptr() as *const i64, n) };
+        let inv = unsafe { std::slice::from_raw_parts_mut(inverse.data_ptr() as *mut i64, n) };
+        let (mut u, mut c): (Vec<T>, Vec<i64>) = (Vec::new(), Vec::new());
+        for k in 0..n {
+            // numpy keeps NaNs as one value (equal_nan=True).
+            let same = k > 0 && crate::cpu::axis::cmp_nan_last(&v[k], &v[k - 1]) == std::cmp::Ordering::Equal;
+            if !same {
+                u.push(v[k]);
+                c.push(0);
+            }
+            *c.last_mut().expect("pushed above") += 1;
+            inv[ix[k] as usize] = u.len() as i64 - 1;
+        }
+        (Tensor::from_vec(&u, &[u.len()])?, Tensor::from_vec(&c, &[c.len()])?)
+    });
+    let shape: Vec<i64> = x.shape().iter().map(|&d| d as i64).collect();
+    Ok((uniq, inverse.reshape(&shape)?, counts))
+}

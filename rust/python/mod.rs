@@ -44,6 +44,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reduce::_arg_extreme, m)?)?;
     m.add_function(wrap_pyfunction!(reduce::_softmax, m)?)?;
     m.add_function(wrap_pyfunction!(reduce::_cumulative, m)?)?;
+    m.add_function(wrap_pyfunction!(reduce::_sort, m)?)?;
+    m.add_function(wrap_pyfunction!(reduce::_searchsorted, m)?)?;
+    m.add_function(wrap_pyfunction!(reduce::_unique, m)?)?;
     m.add_function(wrap_pyfunction!(functions::simd_level, m)?)?;
     m.add_function(wrap_pyfunction!(functions::_full, m)?)?;
     m.add_function(wrap_pyfunction!(functions::_arange, m)?)?;

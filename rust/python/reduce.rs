@@ -134,3 +134,31 @@ pub fn _cumulative(
     let axis = axis.map(|a| a.0);
     Ok(run(py, t.numel(), move || r::cumulative(&t, axis, prod, dt))?.into())
 }
+
+#[pyfunction]
+#[pyo3(signature = (x, axis=Int(-1), descending=false))]
+pub fn _sort(py: Python<'_>, x: &Bound<'_, PyAny>, axis: Int, descending: bool) -> PyResult<(PyTensor, PyTensor)> {
+    let t = to_tensor(x, None)?;
+    let (v, i) = run(py, t.numel(), move || r::sort(&t, axis.0, descending))?;
+    Ok((v.into(), i.into()))
+}
+
+#[pyfunction]
+#[pyo3(signature = (sorted_sequence, values, right=false))]
+pub fn _searchsorted(
+    py: Python<'_>,
+    sorted_sequence: &Bound<'_, PyAny>,
+    values: &Bound<'_, PyAny>,
+    right: bool,
+) -> PyResult<PyTensor> {
+    let s = to_tensor(sorted_sequence, None)?;
+    let v = to_tensor(values, None)?;
+    Ok(run(py, v.numel(), move || r::searchsorted(&s, &v, right))?.into())
+}
+
+#[pyfunction]
+pub fn _unique(py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<(PyTensor, PyTensor, PyTensor)> {
+    let t = to_tensor(x, None)?;
+    let (u, i, c) = run(py, t.numel(), move || r::unique(&t))?;
+    Ok((u.into(), i.into(), c.into()))
+}
