@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import (
     _core,
+    _gather,
     _math,
     _methods,
     _reduce,  # noqa: F401  (adds the Python-implemented Tensor methods)
@@ -98,6 +99,8 @@ from ._manip import (
 
 globals().update(_math.FUNCTIONS)
 globals().update(_reduce.FUNCTIONS)
+globals().update(_gather.FUNCTIONS)
+_gather.install_methods()
 _math.install_methods()
 _reduce.install_methods()
 

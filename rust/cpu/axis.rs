@@ -114,9 +114,10 @@ unsafe fn softmax_body(x: *const f32, sx: isize, o: *mut f32, so: isize, n: usiz
                 sum += e;
             }
             if log {
-                let l = vmath::log(sum) + m;
+                // (x - m) - log(sum): subtracting m first keeps precision when |m| is large.
+                let l = vmath::log(sum);
                 for i in 0..n {
-                    os[i] = xs[i] - l;
+                    os[i] = (xs[i] - m) - l;
                 }
             } else {
                 let inv = 1.0 / sum;
@@ -128,10 +129,10 @@ unsafe fn softmax_body(x: *const f32, sx: isize, o: *mut f32, so: isize, n: usiz
             for i in 0..n as isize {
                 sum += vmath::exp(*x.offset(i * sx) - m);
             }
-            let (l, inv) = (vmath::log(sum) + m, 1.0 / sum);
+            let (l, inv) = (vmath::log(sum), 1.0 / sum);
             for i in 0..n as isize {
                 let v = *x.offset(i * sx);
-                *o.offset(i * so) = if log { v - l } else { vmath::exp(v - m) * inv };
+                *o.offset(i * so) = if log { (v - m) - l } else { vmath::exp(v - m) * inv };
             }
         }
     }
@@ -153,10 +154,10 @@ pub unsafe fn softmax_f64(x: *const f64, sx: isize, o: *mut f64, so: isize, n: u
     for i in 0..n as isize {
         sum += (*x.offset(i * sx) - m).exp();
     }
-    let l = sum.ln() + m;
+    let l = sum.ln();
     for i in 0..n as isize {
         let v = *x.offset(i * sx);
-        *o.offset(i * so) = if log { v - l } else { (v - m).exp() / sum };
+        *o.offset(i * so) = if log { (v - m) - l } else { (v - m).exp() / sum };
     }
 }
 

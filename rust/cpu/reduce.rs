@@ -173,8 +173,9 @@ impl<T: Copy, R: Reducer<T>> simd::Job for ReduceLine<T, R> {
                 let v = if s[0] == 1 {
                     r.fold(std::slice::from_raw_parts(x, n))
                 } else {
-                    let mut acc = r.identity();
-                    for i in 0..n as isize {
+                    // Start from the first element: max/min have no identity.
+                    let mut acc = *x;
+                    for i in 1..n as isize {
                         acc = r.combine(acc, *x.offset(i * s[0]));
                     }
                     acc

@@ -88,6 +88,10 @@ impl<const N: usize> MultiPlan<N> {
         F: Fn(usize, [*mut u8; N], [isize; N]),
     {
         let nd = self.shape.len();
+        if nd == 0 {
+            // Every dim had size 1: a single element.
+            return line(1, bases, [0; N]);
+        }
         let byte = |k: usize, elems: isize| elems * sizes[k] as isize;
         if nd == 1 {
             let ptrs: [*mut u8; N] =

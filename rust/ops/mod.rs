@@ -8,6 +8,7 @@ pub mod index;
 pub mod linalg;
 pub mod manip;
 pub mod reduce;
+pub mod scatter;
 pub mod table;
 pub mod view;
 

@@ -256,3 +256,17 @@ pub fn broadcast_shapes<'py>(py: Python<'py>, shapes: &Bound<'py, PyTuple>) -> P
 pub fn simd_level() -> &'static str {
     crate::cpu::simd::level_name()
 }
+
+/// In-place `out.scatter_add_(dim, index, src)`.
+#[pyfunction]
+pub fn _scatter_add(
+    py: Python<'_>,
+    out: &Bound<'_, PyTensor>,
+    dim: Int,
+    index: &Bound<'_, PyAny>,
+    src: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    let o = out.get().t.clone();
+    let (i, s) = (to_tensor(index, None)?, to_tensor(src, None)?);
+    run(py, i.numel(), move || crate::ops::scatter::scatter_add(&o, dim.0, &i, &s))
+}

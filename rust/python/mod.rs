@@ -48,6 +48,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reduce::_searchsorted, m)?)?;
     m.add_function(wrap_pyfunction!(reduce::_unique, m)?)?;
     m.add_function(wrap_pyfunction!(functions::simd_level, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::_scatter_add, m)?)?;
     m.add_function(wrap_pyfunction!(functions::_full, m)?)?;
     m.add_function(wrap_pyfunction!(functions::_arange, m)?)?;
     m.add_function(wrap_pyfunction!(functions::_linspace, m)?)?;
