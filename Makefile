@@ -38,6 +38,7 @@ fmt:
 
 bench: build
 	$(PY) benchmarks/bench_copy.py
+	$(PY) benchmarks/bench_cpu.py
 
 clean:
 	rm -rf target $(VENV)
