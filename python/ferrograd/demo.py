@@ -72,8 +72,17 @@ def main(argv=None) -> int:
     t_np = _timed(lambda: np.ascontiguousarray(mn.T))
     print(f"\n{n}x{n} float32 transpose copy: ferrograd {t_fg * 1e3:.1f} ms, "
           f"numpy {t_np * 1e3:.1f} ms ({t_np / t_fg:.1f}x)")
-    print("\nNext: operators and maths (CPU backend), autograd, the GPU backend, then nn/optim"
-          " and the digits training demo.")
+    w = fg.randn(4, 3)
+    h = fg.softmax(fg.relu(x.reshape(-1, 4) @ w), axis=-1)
+    print(f"\nrelu(x @ w) -> softmax: shape {h.shape}, rows sum to {h.sum(axis=-1)[0].item():.4f}")
+    e = fg.exp(fg.from_numpy(mn))
+    t_e = _timed(lambda: fg.exp(m))
+    t_ne = _timed(lambda: np.exp(mn))
+    print(f"exp over {n * n:,} float32: ferrograd {t_e * 1e3:.1f} ms, numpy {t_ne * 1e3:.1f} ms "
+          f"({t_ne / t_e:.1f}x, SIMD {fg._core.simd_level()}); max |diff| "
+          f"{float(np.abs(np.asarray(e) - np.exp(mn)).max()):.1e}")
+    print("\nNext: convolutions and the rest of the CPU backend, autograd, the GPU backend,"
+          " then nn/optim and the digits training demo.")
     return 0
 
 
