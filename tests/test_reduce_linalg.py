@@ -41,6 +41,10 @@ def view_of(a: np.ndarray, transpose: bool) -> tuple[np.ndarray, fg.Tensor]:
 @given(data=st.data())
 def test_reductions_match_numpy(name, dtype, data):
     a = data.draw(arrays(dtype, min_side=1))
+    if name == "prod" and np.dtype(dtype).kind == "f":
+        # Overflowing float products (inf * 0 = nan) depend on the order of multiplication,
+        # which numpy does not specify either: keep the products finite.
+        a = np.clip(a, -1.5, 1.5)
     axis = data.draw(axes_for(a))
     keepdims = data.draw(st.booleans())
     a, t = view_of(a, data.draw(st.booleans()))

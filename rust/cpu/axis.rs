@@ -69,95 +69,117 @@ pub unsafe fn arg_extreme<T: Element + PartialOrd + crate::cpu::num::Num>(
     at as i64
 }
 
-/// Softmax (or log-softmax) of one float32 line, max-shifted for stability.
+/// The float operations softmax needs: float32 uses the vectorisable approximations,
+/// float64 libm.
+pub trait SoftmaxFloat:
+    Copy + PartialOrd + std::ops::Sub<Output = Self> + std::ops::Mul<Output = Self> + std::ops::AddAssign
+{
+    const NEG_INF: Self;
+    const ZERO: Self;
+    const ONE: Self;
+    fn exp_(self) -> Self;
+    fn ln_(self) -> Self;
+    fn is_nan_(self) -> bool;
+    fn max_(self, o: Self) -> Self;
+    fn div_(self, o: Self) -> Self;
+}
+
+macro_rules! softmax_float {
+    ($t:ty, $exp:expr, $ln:expr) => {
+        impl SoftmaxFloat for $t {
+            const NEG_INF: Self = <$t>::NEG_INFINITY;
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            #[inline(always)]
+            fn exp_(self) -> Self {
+                $exp(self)
+            }
+            #[inline(always)]
+            fn ln_(self) -> Self {
+                $ln(self)
+            }
+            #[inline(always)]
+            fn is_nan_(self) -> bool {
+                self.is_nan()
+            }
+            #[inline(always)]
+            fn max_(self, o: Self) -> Self {
+                self.max(o)
+            }
+            #[inline(always)]
+            fn div_(self, o: Self) -> Self {
+                self / o
+            }
+        }
+    };
+}
+softmax_float!(f32, vmath::exp, vmath::log);
+softmax_float!(f64, f64::exp, f64::ln);
+
+/// Softmax (or log-softmax) of one line, max-shifted for stability.
 ///
 /// # Safety
 /// Both lines must address `n` elements.
-pub unsafe fn softmax_f32(x: *const f32, sx: isize, o: *mut f32, so: isize, n: usize, log: bool) {
+pub unsafe fn softmax<T: SoftmaxFloat>(x: *const T, sx: isize, o: *mut T, so: isize, n: usize, log: bool) {
     simd::dispatch(SoftmaxLine { x, sx, o, so, n, log })
 }
 
-struct SoftmaxLine {
-    x: *const f32,
+struct SoftmaxLine<T> {
+    x: *const T,
     sx: isize,
-    o: *mut f32,
+    o: *mut T,
     so: isize,
     n: usize,
     log: bool,
 }
 
-impl simd::Job for SoftmaxLine {
+impl<T: SoftmaxFloat> simd::Job for SoftmaxLine<T> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
-        // SAFETY: the caller of softmax_f32 guarantees both lines.
+        // SAFETY: the caller of `softmax` guarantees both lines.
         unsafe { softmax_body(self.x, self.sx, self.o, self.so, self.n, self.log) }
     }
 }
 
 #[inline(always)]
-unsafe fn softmax_body(x: *const f32, sx: isize, o: *mut f32, so: isize, n: usize, log: bool) {
-    {
-        let mut m = f32::NEG_INFINITY;
-        for i in 0..n as isize {
-            m = m.max(*x.offset(i * sx));
+unsafe fn softmax_body<T: SoftmaxFloat>(x: *const T, sx: isize, o: *mut T, so: isize, n: usize, log: bool) {
+    let mut m = T::NEG_INF;
+    for i in 0..n as isize {
+        m = m.max_(*x.offset(i * sx));
+    }
+    if m == T::NEG_INF || m.is_nan_() {
+        m = T::ZERO;
+    }
+    let mut sum = T::ZERO;
+    if sx == 1 && so == 1 {
+        let (xs, os) = (std::slice::from_raw_parts(x, n), std::slice::from_raw_parts_mut(o, n));
+        for i in 0..n {
+            let e = (xs[i] - m).exp_();
+            os[i] = e;
+            sum += e;
         }
-        if m == f32::NEG_INFINITY || m.is_nan() {
-            m = 0.0;
-        }
-        let mut sum = 0f32;
-        if sx == 1 && so == 1 {
-            let (xs, os) = (std::slice::from_raw_parts(x, n), std::slice::from_raw_parts_mut(o, n));
+        if log {
+            // (x - m) - log(sum): subtracting m first keeps precision when |m| is large.
+            let l = sum.ln_();
             for i in 0..n {
-                let e = vmath::exp(xs[i] - m);
-                os[i] = e;
-                sum += e;
-            }
-            if log {
-                // (x - m) - log(sum): subtracting m first keeps precision when |m| is large.
-                let l = vmath::log(sum);
-                for i in 0..n {
-                    os[i] = (xs[i] - m) - l;
-                }
-            } else {
-                let inv = 1.0 / sum;
-                for v in os.iter_mut() {
-                    *v *= inv;
-                }
+                os[i] = (xs[i] - m) - l;
             }
         } else {
-            for i in 0..n as isize {
-                sum += vmath::exp(*x.offset(i * sx) - m);
-            }
-            let (l, inv) = (vmath::log(sum), 1.0 / sum);
-            for i in 0..n as isize {
-                let v = *x.offset(i * sx);
-                *o.offset(i * so) = if log { (v - m) - l } else { vmath::exp(v - m) * inv };
+            let inv = T::ONE.div_(sum);
+            for v in os.iter_mut() {
+                *v = *v * inv;
             }
         }
-    }
-}
-
-/// Softmax for float64 lines.
-///
-/// # Safety
-/// Both lines must address `n` elements.
-pub unsafe fn softmax_f64(x: *const f64, sx: isize, o: *mut f64, so: isize, n: usize, log: bool) {
-    let mut m = f64::NEG_INFINITY;
-    for i in 0..n as isize {
-        m = m.max(*x.offset(i * sx));
-    }
-    if m == f64::NEG_INFINITY || m.is_nan() {
-        m = 0.0;
-    }
-    let mut sum = 0f64;
-    for i in 0..n as isize {
-        sum += (*x.offset(i * sx) - m).exp();
-    }
-    let l = sum.ln();
-    for i in 0..n as isize {
-        let v = *x.offset(i * sx);
-        *o.offset(i * so) = if log { (v - m) - l } else { (v - m).exp() / sum };
+    } else {
+        for i in 0..n as isize {
+            sum += (*x.offset(i * sx) - m).exp_();
+        }
+        let (l, inv) = (sum.ln_(), T::ONE.div_(sum));
+        for i in 0..n as isize {
+            let v = *x.offset(i * sx);
+            *o.offset(i * so) = if log { (v - m) - l } else { (v - m).exp_() * inv };
+        }
     }
 }
 

@@ -254,11 +254,11 @@ pub fn softmax(x: &Tensor, axis: i64, log: bool) -> Result<Tensor> {
         unsafe {
             if compute == DType::F64 {
                 crate::cpu::axis::along::<f64, f64>(&src, &out, a, |p, s, o, so, n| {
-                    crate::cpu::axis::softmax_f64(p, s, o, so, n, log)
+                    crate::cpu::axis::softmax(p, s, o, so, n, log)
                 })
             } else {
                 crate::cpu::axis::along::<f32, f32>(&src, &out, a, |p, s, o, so, n| {
-                    crate::cpu::axis::softmax_f32(p, s, o, so, n, log)
+                    crate::cpu::axis::softmax(p, s, o, so, n, log)
                 })
             }
         }

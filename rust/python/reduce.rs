@@ -17,6 +17,19 @@ fn axes_arg(axis: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
     }
 }
 
+/// Runs a reduction that takes (tensor, axes, keepdims).
+fn over_axes(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    axis: Option<&Bound<'_, PyAny>>,
+    keepdims: bool,
+    f: fn(&crate::core::Tensor, Option<&[i64]>, bool) -> crate::core::Result<crate::core::Tensor>,
+) -> PyResult<PyTensor> {
+    let t = to_tensor(x, None)?;
+    let axes = axes_arg(axis)?;
+    Ok(run(py, t.numel(), move || f(&t, axes.as_deref(), keepdims))?.into())
+}
+
 #[pyfunction]
 #[pyo3(signature = (name, x, axis=None, keepdims=false, dtype=None))]
 pub fn _reduce(
@@ -52,9 +65,7 @@ pub fn mean(
     axis: Option<&Bound<'_, PyAny>>,
     keepdims: bool,
 ) -> PyResult<PyTensor> {
-    let t = to_tensor(x, None)?;
-    let axes = axes_arg(axis)?;
-    Ok(run(py, t.numel(), move || r::mean(&t, axes.as_deref(), keepdims))?.into())
+    over_axes(py, x, axis, keepdims, r::mean)
 }
 
 #[pyfunction]
@@ -81,9 +92,7 @@ pub fn count_nonzero(
     axis: Option<&Bound<'_, PyAny>>,
     keepdims: bool,
 ) -> PyResult<PyTensor> {
-    let t = to_tensor(x, None)?;
-    let axes = axes_arg(axis)?;
-    Ok(run(py, t.numel(), move || r::count_nonzero(&t, axes.as_deref(), keepdims))?.into())
+    over_axes(py, x, axis, keepdims, r::count_nonzero)
 }
 
 #[pyfunction]
@@ -94,9 +103,7 @@ pub fn logsumexp(
     axis: Option<&Bound<'_, PyAny>>,
     keepdims: bool,
 ) -> PyResult<PyTensor> {
-    let t = to_tensor(x, None)?;
-    let axes = axes_arg(axis)?;
-    Ok(run(py, t.numel(), move || r::logsumexp(&t, axes.as_deref(), keepdims))?.into())
+    over_axes(py, x, axis, keepdims, r::logsumexp)
 }
 
 #[pyfunction]
