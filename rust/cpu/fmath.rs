@@ -15,6 +15,25 @@ pub trait FloatMath: Element + PartialOrd {
     fn signbit_(self) -> bool;
 }
 
+/// `is_nan_`, `is_inf_`, `signbit_`: every float type (std f32/f64 and half's types) has
+/// the same inherent methods, so one body serves all of them.
+macro_rules! float_predicates {
+    () => {
+        #[inline(always)]
+        fn is_nan_(self) -> bool {
+            self.is_nan()
+        }
+        #[inline(always)]
+        fn is_inf_(self) -> bool {
+            self.is_infinite()
+        }
+        #[inline(always)]
+        fn signbit_(self) -> bool {
+            self.is_sign_negative()
+        }
+    };
+}
+
 macro_rules! unary_impl {
     ($op:expr, $x:expr, $t:ty, $exp:expr, $ln:expr, $tanh:expr, $sig:expr, $sin:expr, $cos:expr, $expm1:expr, $erf:expr, $atanh:expr, $asinh:expr, $acosh:expr) => {{
         use crate::ops::table::UnaryOp::*;
@@ -181,18 +200,7 @@ impl FloatMath for f32 {
     fn binary(op: crate::ops::table::BinaryOp, a: f32, b: f32) -> f32 {
         binary_impl!(op, a, b, f32, vmath::log, vmath::exp, libm::nextafterf)
     }
-    #[inline(always)]
-    fn is_nan_(self) -> bool {
-        self.is_nan()
-    }
-    #[inline(always)]
-    fn is_inf_(self) -> bool {
-        self.is_infinite()
-    }
-    #[inline(always)]
-    fn signbit_(self) -> bool {
-        self.is_sign_negative()
-    }
+    float_predicates!();
 }
 
 impl FloatMath for f64 {
@@ -224,18 +232,7 @@ impl FloatMath for f64 {
     fn binary(op: crate::ops::table::BinaryOp, a: f64, b: f64) -> f64 {
         binary_impl!(op, a, b, f64, f64::ln, f64::exp, libm::nextafter)
     }
-    #[inline(always)]
-    fn is_nan_(self) -> bool {
-        self.is_nan()
-    }
-    #[inline(always)]
-    fn is_inf_(self) -> bool {
-        self.is_infinite()
-    }
-    #[inline(always)]
-    fn signbit_(self) -> bool {
-        self.is_sign_negative()
-    }
+    float_predicates!();
 }
 
 macro_rules! half_math {
@@ -256,18 +253,7 @@ macro_rules! half_math {
                 }
                 <$t>::from_f32(f32::binary(op, a.to_f32(), b.to_f32()))
             }
-            #[inline(always)]
-            fn is_nan_(self) -> bool {
-                self.is_nan()
-            }
-            #[inline(always)]
-            fn is_inf_(self) -> bool {
-                self.is_infinite()
-            }
-            #[inline(always)]
-            fn signbit_(self) -> bool {
-                self.is_sign_negative()
-            }
+            float_predicates!();
         }
     };
 }
