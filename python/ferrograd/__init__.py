@@ -8,6 +8,15 @@ from . import (
     _math,
     _methods,
     _reduce,  # noqa: F401  (adds the Python-implemented Tensor methods)
+    linalg,
+)
+from ._conv import (
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
 )
 from ._core import (
     Generator,
@@ -67,6 +76,23 @@ from ._creation import (
     zeros,
     zeros_like,
 )
+from ._einsum import einsum
+from ._image import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    adaptive_max_pool3d,
+    avg_pool1d,
+    avg_pool2d,
+    avg_pool3d,
+    interpolate,
+    max_pool1d,
+    max_pool2d,
+    max_pool3d,
+    pad,
+)
 from ._manip import (
     array_split,
     atleast_1d,
@@ -96,6 +122,7 @@ from ._manip import (
     unsqueeze,
     unstack,
 )
+from .linalg import torch_norm as norm
 
 globals().update(_math.FUNCTIONS)
 globals().update(_reduce.FUNCTIONS)

@@ -2,6 +2,7 @@
 //! strided inputs in place and splits large work across the rayon pool.
 
 pub mod axis;
+pub mod conv;
 pub mod copy;
 pub mod elementwise;
 pub mod fill;
@@ -9,11 +10,14 @@ pub mod fmath;
 pub mod gelu;
 pub mod matmul;
 pub mod num;
+pub mod pool;
 pub mod random;
 pub mod reduce;
+pub mod resample;
 pub mod select;
 pub mod simd;
 pub mod strided;
+pub mod svd;
 pub mod transpose;
 pub mod vmath;
 

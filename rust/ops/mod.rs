@@ -1,14 +1,19 @@
 //! Tensor-level operations: argument checks, layouts and dtype dispatch, then a call
 //! into a `cpu/` kernel. Views only build layouts; everything else allocates a result.
 
+pub mod conv;
 pub mod copy;
 pub mod create;
 pub mod elementwise;
 pub mod index;
+pub mod interpolate;
 pub mod linalg;
 pub mod manip;
+pub mod pad;
+pub mod pool;
 pub mod reduce;
 pub mod scatter;
+pub mod svd;
 pub mod table;
 pub mod view;
 

@@ -3,17 +3,20 @@
 
 use pyo3::prelude::*;
 
+mod conv;
 mod convert;
 mod device;
 mod dlpack;
 mod dtype;
 mod errors;
 mod functions;
+mod image;
 mod index;
 mod interop;
 mod math;
 mod random;
 mod reduce;
+mod svd;
 mod tensor;
 
 #[pymodule]
@@ -36,6 +39,20 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(math::where_, m)?)?;
     m.add_function(wrap_pyfunction!(math::clip, m)?)?;
     m.add_function(wrap_pyfunction!(math::matmul, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::_conv, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::_conv_transpose, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::_conv_backward_input, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::_conv_backward_weight, m)?)?;
+    m.add_function(wrap_pyfunction!(image::_max_pool, m)?)?;
+    m.add_function(wrap_pyfunction!(image::_avg_pool, m)?)?;
+    m.add_function(wrap_pyfunction!(image::_adaptive_pool, m)?)?;
+    m.add_function(wrap_pyfunction!(image::_pad, m)?)?;
+    m.add_function(wrap_pyfunction!(image::_interpolate, m)?)?;
+    m.add_function(wrap_pyfunction!(image::_max_pool_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(image::_avg_pool_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(image::_adaptive_avg_pool_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(image::_pad_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(image::_interpolate_backward, m)?)?;
     m.add_function(wrap_pyfunction!(reduce::_reduce, m)?)?;
     m.add_function(wrap_pyfunction!(reduce::mean, m)?)?;
     m.add_function(wrap_pyfunction!(reduce::_var, m)?)?;
@@ -47,6 +64,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reduce::_sort, m)?)?;
     m.add_function(wrap_pyfunction!(reduce::_searchsorted, m)?)?;
     m.add_function(wrap_pyfunction!(reduce::_unique, m)?)?;
+    m.add_function(wrap_pyfunction!(svd::_svdvals, m)?)?;
     m.add_function(wrap_pyfunction!(functions::simd_level, m)?)?;
     m.add_function(wrap_pyfunction!(functions::_scatter_add, m)?)?;
     m.add_function(wrap_pyfunction!(functions::_full, m)?)?;
