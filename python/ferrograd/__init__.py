@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import (
     _core,
+    autograd,
     _gather,
     _math,
     _methods,
@@ -67,6 +68,7 @@ from ._creation import (
     zeros,
     zeros_like,
 )
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from ._manip import (
     array_split,
     atleast_1d,
