@@ -54,13 +54,23 @@ class _GradMode:
         return wrapper
 
 
-class no_grad(_GradMode):
+class _BareDecorator(_GradMode):
+    """Also usable as a decorator without parentheses (``@no_grad``), as in PyTorch."""
+
+    def __new__(cls, orig_func=None):
+        self = super().__new__(cls)
+        if orig_func is None:
+            return self
+        return self(orig_func)
+
+
+class no_grad(_BareDecorator):
     """Ops inside record nothing (inference, parameter updates)."""
 
     _flag = False
 
 
-class enable_grad(_GradMode):
+class enable_grad(_BareDecorator):
     """Turns recording back on inside a ``no_grad`` block."""
 
     _flag = True

@@ -228,7 +228,9 @@ pub fn accumulate_grad(t: &Tensor, g: Tensor, create_graph: bool) -> Result<()> 
     let old = t.autograd().as_ref().and_then(|m| m.grad.clone());
     let new = match old {
         Some(o) => add(&o, &g)?,
-        None if create_graph || g.owns_storage_alone() => g,
+        // Kept as is only when nothing else can see or alias it: a broadcast gradient
+        // (stride 0) stored as `.grad` would turn `x.grad[0] = v` into a write of every element.
+        None if create_graph || (g.owns_storage_alone() && g.is_contiguous()) => g,
         None => crate::ops::copy::contiguous_copy(&g)?,
     };
     let new = if create_graph { new } else { new.detach() };

@@ -111,6 +111,11 @@ impl PyTensor {
         };
         Ok(ag::set_grad(&self.t, g)?)
     }
+    /// `del t.grad`, as in PyTorch (the same as `t.grad = None`).
+    #[deleter(grad)]
+    fn delete_grad(&self) -> PyResult<()> {
+        Ok(ag::set_grad(&self.t, None)?)
+    }
     #[getter]
     fn grad_fn(&self) -> Option<PyNode> {
         ag::grad_fn(&self.t).map(PyNode)

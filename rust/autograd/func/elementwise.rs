@@ -85,7 +85,7 @@ pub fn binary(op: BinaryOp, a: Operand, b: Operand, out: Option<&Tensor>) -> Res
             let b = if tensor_of(&b).is_some_and(|x| x.same(o)) { Operand::Tensor(old.clone()) } else { b };
             let a_old = Operand::Tensor(old);
             let (ia, ib) = (tensor_of(&a_old).cloned(), tensor_of(&b).cloned());
-            rebase(o, op.name(), &[ia.as_ref(), ib.as_ref()], |n| binary_backward(op, a_old, b, o, n));
+            rebase(o, super::node_name(op.name()), &[ia.as_ref(), ib.as_ref()], |n| binary_backward(op, a_old, b, o, n));
         }
         return Ok(o.clone());
     }
@@ -93,24 +93,30 @@ pub fn binary(op: BinaryOp, a: Operand, b: Operand, out: Option<&Tensor>) -> Res
     if r.dtype().is_float() && differentiable_binary(op) {
         let (ia, ib) = (tensor_of(&a).cloned(), tensor_of(&b).cloned());
         let ins: Vec<&Tensor> = [ia.as_ref(), ib.as_ref()].into_iter().flatten().collect();
-        record_with(op.name(), &ins, &[&r], |n| binary_backward(op, a, b, &r, n));
+        record_with(super::node_name(op.name()), &ins, &[&r], |n| binary_backward(op, a, b, &r, n));
     }
     Ok(r)
 }
 
 /// The backward closure of `out = op(a, b)`: one gradient per tensor operand.
 fn binary_backward(op: BinaryOp, a: Operand, b: Operand, out: &Tensor, node: &Weak<Node>) -> BackwardFn {
-    let keep = |o: &Operand| match o {
-        Operand::Tensor(x) => SavedOperand::T(Saved::input(x)),
+    let (wa, wb) = (matches!(a, Operand::Tensor(_)), matches!(b, Operand::Tensor(_)));
+    // Save only the operands the formula reads (PyTorch's rule): `y = a + b` leaves `a`
+    // and `b` free to be modified in place later, and holds no memory for them.
+    let (ra, rb) = (rg(&a), rg(&b));
+    let (need_a, need_b) = operands_needed(op, ra, rb);
+    let keep = |o: &Operand, needed: bool| match o {
+        Operand::Tensor(x) if needed => SavedOperand::T(Saved::input(x)),
+        Operand::Tensor(_) => SavedOperand::S(Scalar::Float(0.0)),
         Operand::Scalar(s) => SavedOperand::S(*s),
     };
-    let (sa, sb) = (keep(&a), keep(&b));
-    let (wa, wb) = (matches!(a, Operand::Tensor(_)), matches!(b, Operand::Tensor(_)));
-    let out = Saved::output(out, node, 0);
+    let (sa, sb) = (keep(&a, need_a), keep(&b, need_b));
+    let out = matches!(op, BinaryOp::Pow | BinaryOp::Hypot | BinaryOp::Copysign).then(|| Saved::output(out, node, 0));
     Box::new(move |g: Grads| {
         let g = g.into_iter().next().flatten().expect("one output");
         let (a, b) = (sa.get()?, sb.get()?);
-        let (ga, gb) = binary_grads(op, &g, a, b, &out, wa, wb)?;
+        // Gradients only for the operands that want one (`None` for the others).
+        let (ga, gb) = binary_grads(op, &g, a, b, &out, ra, rb)?;
         let mut res = Vec::with_capacity(2);
         if wa {
             res.push(ga);
@@ -120,6 +126,19 @@ fn binary_backward(op: BinaryOp, a: Operand, b: Operand, out: &Tensor, node: &We
         }
         Ok(res)
     })
+}
+
+/// Which operands `binary_grads` reads, given which ones want a gradient.
+fn operands_needed(op: BinaryOp, ga: bool, gb: bool) -> (bool, bool) {
+    use BinaryOp::*;
+    match op {
+        Add | Sub => (false, false),
+        Mul => (gb, ga),
+        Div => (gb, ga || gb),
+        Rem => (gb, gb),
+        Copysign => (ga, false),
+        _ => (true, true),
+    }
 }
 
 enum SavedOperand {
@@ -146,16 +165,17 @@ fn binary_grads(
     g: &Tensor,
     a: Operand,
     b: Operand,
-    out: &Saved,
+    out: &Option<Saved>,
     wa: bool,
     wb: bool,
 ) -> Result<(Option<Tensor>, Option<Tensor>)> {
     use BinaryOp::*;
+    let out_value = || out.as_ref().expect("saved for this op").get();
     let some = |x: Result<Tensor>| x.map(Some);
     let gm = |o: Operand| bin(Mul, t(g), o);
     Ok(match op {
-        Add => (Some(g.clone()), Some(g.clone())),
-        Sub => (Some(g.clone()), if wb { some(neg(g))? } else { None }),
+        Add => (wa.then(|| g.clone()), wb.then(|| g.clone())),
+        Sub => (wa.then(|| g.clone()), if wb { some(neg(g))? } else { None }),
         Mul => (if wa { some(gm(b.clone()))? } else { None }, if wb { some(gm(a.clone()))? } else { None }),
         Div => {
             let ga = if wa { some(bin(Div, t(g), b.clone()))? } else { None };
@@ -179,7 +199,7 @@ fn binary_grads(
                 None
             };
             let gb = if wb {
-                let r = out.get()?;
+                let r = out_value()?;
                 let d = mul(&r, &un(UnaryOp::Log, &as_tensor(&a, r.dtype())?)?)?;
                 let zero_base = cmp(Eq, a.clone(), c(0.0))?;
                 let bad = cmp(LogicalAnd, t(&zero_base), t(&cmp(Ge, b.clone(), c(0.0))?))?;
@@ -207,7 +227,7 @@ fn binary_grads(
             (ga, gb)
         }
         Hypot => {
-            let r = out.get()?;
+            let r = out_value()?;
             let ga = if wa { some(div(&gm(a.clone())?, &r))? } else { None };
             let gb = if wb { some(div(&gm(b.clone())?, &r))? } else { None };
             (ga, gb)
@@ -221,7 +241,7 @@ fn binary_grads(
         Copysign => {
             // d/da copysign(a, b) = sign(a) * sign-of-b = out / a (0 where a == 0).
             let ga = if wa {
-                let r = out.get()?;
+                let r = out_value()?;
                 let q = div(&r, &as_tensor(&a, r.dtype())?)?;
                 some(masked(&mul(g, &q)?, &cmp(Ne, a.clone(), c(0.0))?))?
             } else {
@@ -230,7 +250,7 @@ fn binary_grads(
             (ga, if wb { some(scale(g, 0.0))? } else { None })
         }
         Rem => {
-            let ga = Some(g.clone());
+            let ga = if wa { Some(g.clone()) } else { None };
             let gb = if wb {
                 let q = ew::binary(FloorDiv, a.clone(), b.clone(), None)?;
                 some(neg(&mul(g, &q)?))?
@@ -260,30 +280,36 @@ pub fn unary(op: UnaryOp, x: &Tensor, out: Option<&Tensor>) -> Result<Tensor> {
         let old = inplace_target(o, Some(x), op.name())?;
         ew::unary(op, x, Some(o))?;
         if o.dtype().is_float() {
-            rebase(o, op.name(), &[Some(&old)], |n| unary_backward(op, &old, o, n));
+            rebase(o, super::node_name(op.name()), &[Some(&old)], |n| unary_backward(op, &old, o, n));
         }
         return Ok(o.clone());
     }
     let r = ew::unary(op, x, None)?;
     if r.dtype().is_float() && x.dtype().is_float() {
-        record_with(op.name(), &[x], &[&r], |n| unary_backward(op, x, &r, n));
+        record_with(super::node_name(op.name()), &[x], &[&r], |n| unary_backward(op, x, &r, n));
     }
     Ok(r)
 }
 
 fn unary_backward(op: UnaryOp, x: &Tensor, out: &Tensor, node: &Weak<Node>) -> BackwardFn {
-    let (x, out) = (Saved::input(x), Saved::output(out, node, 0));
+    use UnaryOp::*;
+    // Save only what the formula reads: the output for these, the input for the rest
+    // (so `y = x.exp(); x += 1` stays legal, as in PyTorch, and x's memory is not held).
+    let by_output = matches!(op, Sqrt | Rsqrt | Reciprocal | Exp | Exp2 | Expm1 | Tan | Tanh | Relu | Sigmoid);
+    let by_nothing = matches!(op, Neg | Pos | Sign | Floor | Ceil | Trunc | Round);
+    let x = (!by_output && !by_nothing).then(|| Saved::input(x));
+    let out = (by_output || matches!(op, Elu(_))).then(|| Saved::output(out, node, 0));
     Box::new(move |g: Grads| {
         let g = g.into_iter().next().flatten().expect("one output");
         Ok(vec![Some(unary_grad(op, &g, &x, &out)?)])
     })
 }
 
-fn unary_grad(op: UnaryOp, g: &Tensor, x: &Saved, out: &Saved) -> Result<Tensor> {
+fn unary_grad(op: UnaryOp, g: &Tensor, x: &Option<Saved>, out: &Option<Saved>) -> Result<Tensor> {
     use std::f64::consts::{FRAC_2_SQRT_PI, LN_10, LN_2, SQRT_2};
     use UnaryOp::*;
-    let x = || x.get();
-    let y = || out.get();
+    let x = || x.as_ref().expect("input saved for this op").get();
+    let y = || out.as_ref().expect("output saved for this op").get();
     let sq = |v: &Tensor| mul(v, v);
     match op {
         Neg => neg(g),
@@ -370,7 +396,7 @@ pub fn select(cond: &Tensor, a: Operand, b: Operand) -> Result<Tensor> {
         let ins: Vec<&Tensor> = [tensor_of(&a), tensor_of(&b)].into_iter().flatten().collect();
         let (wa, wb) = (tensor_of(&a).is_some(), tensor_of(&b).is_some());
         let cond = cond.clone();
-        record_with("where", &ins, &[&r], move |_| {
+        record_with("WhereBackward", &ins, &[&r], move |_| {
             Box::new(move |g: Grads| {
                 let g = g.into_iter().next().flatten().expect("one output");
                 let mut res = Vec::new();
@@ -387,15 +413,20 @@ pub fn select(cond: &Tensor, a: Operand, b: Operand) -> Result<Tensor> {
     Ok(r)
 }
 
-/// `clip(x, lo, hi)`: the gradient passes where `lo <= x <= hi` (PyTorch's clamp), and
-/// to a tensor bound where it is the one that applied.
+/// `clip(x, lo, hi)` = `min(max(x, lo), hi)`, with PyTorch's clamp gradients: `x` gets
+/// it where `lo <= x <= hi`; a tensor bound gets it where it is the one that applied
+/// (`hi` wins where the bounds cross, `lo > hi`, since the result is `hi` there).
+/// With `out` (`clamp_`), the clipped values are copied into `out` and recorded as such.
 pub fn clip(x: &Tensor, lo: Option<Operand>, hi: Option<Operand>, out: Option<&Tensor>) -> Result<Tensor> {
     let any_rg = x.requires_grad() || lo.as_ref().is_some_and(rg) || hi.as_ref().is_some_and(rg);
     if !(mode::is_enabled() && (any_rg || out.is_some_and(|o| o.requires_grad()))) {
         return ew::clip(x, lo, hi, out);
     }
-    if out.is_some() {
-        bail!(Runtime, "clip: out= is not differentiable; call clip without out= on tensors that require grad");
+    if let Some(o) = out {
+        super::check_inplace(o, "clip_")?;
+        let r = clip(x, lo, hi, None)?;
+        super::shape::copy_into(o, &r)?;
+        return Ok(o.clone());
     }
     let r = ew::clip(x, lo.clone(), hi.clone(), None)?;
     if !r.dtype().is_float() {
@@ -409,32 +440,37 @@ pub fn clip(x: &Tensor, lo: Option<Operand>, hi: Option<Operand>, out: Option<&T
         Some(h) => Some(cmp(BinaryOp::Gt, t(x), h.clone())?),
         None => None,
     };
+    // Where the bounds cross, the result is `hi`: `lo` never applies, `hi` always does.
+    let (lo_applies, hi_applies) = match (&lo, &hi, &below, &above) {
+        (Some(l), Some(h), Some(b), Some(a)) => (
+            Some(cmp(BinaryOp::LogicalAnd, t(b), t(&cmp(BinaryOp::Lt, l.clone(), h.clone())?))?),
+            Some(cmp(BinaryOp::LogicalOr, t(a), t(&cmp(BinaryOp::Lt, h.clone(), l.clone())?))?),
+        ),
+        _ => (below.clone(), above.clone()),
+    };
+    let out_of_range = match (below, above) {
+        (Some(b), Some(a)) => Some(cmp(BinaryOp::LogicalOr, t(&b), t(&a))?),
+        (b, a) => b.or(a),
+    };
     let mut ins = vec![x];
     let lo_t = lo.as_ref().and_then(tensor_of);
     let hi_t = hi.as_ref().and_then(tensor_of);
     ins.extend(lo_t);
     ins.extend(hi_t);
     let (has_lo, has_hi) = (lo_t.is_some(), hi_t.is_some());
-    record_with("clip", &ins, &[&r], move |_| {
+    record_with("ClipBackward", &ins, &[&r], move |_| {
         Box::new(move |g: Grads| {
             let g = g.into_iter().next().flatten().expect("one output");
-            let mut inside: Option<Tensor> = None;
-            for m in below.iter().chain(above.iter()) {
-                inside = Some(match inside {
-                    None => m.clone(),
-                    Some(p) => cmp(BinaryOp::LogicalOr, t(&p), t(m))?,
-                });
-            }
-            let gx = match &inside {
-                Some(out_of_range) => select(out_of_range, c(0.0), t(&g))?,
+            let gx = match &out_of_range {
+                Some(m) => select(m, c(0.0), t(&g))?,
                 None => g.clone(),
             };
             let mut res = vec![Some(gx)];
             if has_lo {
-                res.push(Some(masked(&g, below.as_ref().expect("lo given"))?));
+                res.push(Some(masked(&g, lo_applies.as_ref().expect("lo given"))?));
             }
             if has_hi {
-                res.push(Some(masked(&g, above.as_ref().expect("hi given"))?));
+                res.push(Some(masked(&g, hi_applies.as_ref().expect("hi given"))?));
             }
             Ok(res)
         })

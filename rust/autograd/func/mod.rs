@@ -17,6 +17,34 @@ use crate::autograd::mode;
 use crate::bail;
 use crate::core::{Result, Tensor};
 
+/// A node's name from an op's name, PyTorch-style: `multiply` -> `MulBackward`,
+/// `leaky_relu` -> `LeakyReluBackward`.
+pub(crate) fn node_name(op: &str) -> String {
+    let short = match op {
+        "add" => "Add",
+        "subtract" => "Sub",
+        "multiply" => "Mul",
+        "divide" => "Div",
+        "negative" => "Neg",
+        "positive" => "Pos",
+        _ => "",
+    };
+    let mut name = String::with_capacity(op.len() + 8);
+    if short.is_empty() {
+        for part in op.split('_') {
+            let mut cs = part.chars();
+            if let Some(f) = cs.next() {
+                name.extend(f.to_uppercase());
+                name.push_str(cs.as_str());
+            }
+        }
+    } else {
+        name.push_str(short);
+    }
+    name.push_str("Backward");
+    name
+}
+
 fn is_leaf(t: &Tensor) -> bool {
     t.autograd().as_ref().is_none_or(|m| m.grad_fn.is_none())
 }
