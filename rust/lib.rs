@@ -1,6 +1,7 @@
 //! ferrograd: strided n-d tensors, CPU kernels, and (behind the `python` feature) the
 //! PyO3 bindings. Nothing outside `python/` knows that Python exists.
 
+pub mod autograd;
 pub mod core;
 pub mod cpu;
 pub mod ops;

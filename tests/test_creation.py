@@ -444,8 +444,10 @@ def test_gpu_device_raises():
         fg.zeros(2, device=3)
 
 
-def test_requires_grad_not_built_yet():
-    with pytest.raises(NotImplementedError):
-        fg.zeros(2, requires_grad=True)
-    with pytest.raises(NotImplementedError):
-        fg.tensor([1.0], requires_grad=True)
+def test_requires_grad_on_creation():
+    for t in (fg.zeros(2, requires_grad=True), fg.tensor([1.0], requires_grad=True),
+              fg.randn(3, requires_grad=True), fg.full((2,), 3.0, requires_grad=True)):
+        assert t.requires_grad and t.is_leaf and t.grad is None
+    assert not fg.zeros(2).requires_grad
+    with pytest.raises(RuntimeError, match="floating point"):
+        fg.zeros(2, dtype=fg.int64, requires_grad=True)

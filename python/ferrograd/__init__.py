@@ -8,6 +8,7 @@ from . import (
     _math,
     _methods,
     _reduce,  # noqa: F401  (adds the Python-implemented Tensor methods)
+    autograd,
     linalg,
 )
 from ._conv import (
@@ -122,6 +123,7 @@ from ._manip import (
     unsqueeze,
     unstack,
 )
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .linalg import torch_norm as norm
 
 globals().update(_math.FUNCTIONS)

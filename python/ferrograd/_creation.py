@@ -17,17 +17,16 @@ def _shape(size) -> tuple:
     return tuple(size)
 
 
-def _check_grad(requires_grad):
+def _grad(t: Tensor, requires_grad) -> Tensor:
+    """Marks a freshly created tensor as an autograd leaf when asked."""
     if requires_grad:
-        raise NotImplementedError(
-            "requires_grad=True needs the autograd tape, which is not built yet"
-        )
+        t.requires_grad_(True)
+    return t
 
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A new tensor holding a copy of ``data`` (nested lists, scalars, arrays, tensors)."""
-    _check_grad(requires_grad)
-    return asarray(data, dtype=dtype, device=device, copy=True)
+    return _grad(asarray(data, dtype=dtype, device=device, copy=True), requires_grad)
 
 
 def asarray(obj, /, *, dtype=None, device=None, copy=None) -> Tensor:
@@ -71,13 +70,11 @@ def _default(dtype):
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    _check_grad(requires_grad)
-    return _core._full(_shape(size), 0.0, dtype=_default(dtype), device=device)
+    return _grad(_core._full(_shape(size), 0.0, dtype=_default(dtype), device=device), requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    _check_grad(requires_grad)
-    return _core._full(_shape(size), 1.0, dtype=_default(dtype), device=device)
+    return _grad(_core._full(_shape(size), 1.0, dtype=_default(dtype), device=device), requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -86,10 +83,9 @@ def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    _check_grad(requires_grad)
     if isinstance(size, int):
         size = (size,)
-    return _core._full(tuple(size), fill_value, dtype=dtype, device=device)
+    return _grad(_core._full(tuple(size), fill_value, dtype=dtype, device=device), requires_grad)
 
 
 def zeros_like(x, /, *, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -113,19 +109,17 @@ def full_like(x, /, fill_value, *, dtype=None, device=None, requires_grad=False)
 
 
 def arange(start, /, stop=None, step=1, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    _check_grad(requires_grad)
     if stop is None:
         start, stop = 0, start
-    return _core._arange(start, stop, step, dtype=dtype, device=device)
+    return _grad(_core._arange(start, stop, step, dtype=dtype, device=device), requires_grad)
 
 
 def linspace(start, stop, /, num=None, *, steps=None, dtype=None, device=None, endpoint=True,
              requires_grad=False) -> Tensor:
-    _check_grad(requires_grad)
     n = steps if num is None else num
     if n is None:
         raise TypeError("linspace() needs the number of points (num= or steps=)")
-    return _core._linspace(_float(start), _float(stop), n, endpoint, dtype=dtype, device=device)
+    return _grad(_core._linspace(_float(start), _float(stop), n, endpoint, dtype=dtype, device=device), requires_grad)
 
 
 def _float(v) -> float:
@@ -136,20 +130,17 @@ def _float(v) -> float:
 
 
 def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None, requires_grad=False) -> Tensor:
-    _check_grad(requires_grad)
-    return _core._eye(n_rows, n_cols, k, dtype=dtype, device=device)
+    return _grad(_core._eye(n_rows, n_cols, k, dtype=dtype, device=device), requires_grad)
 
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform on [0, 1)."""
-    _check_grad(requires_grad)
-    return _core._random("uniform", _shape(size), 0.0, 1.0, dtype, device, generator)
+    return _grad(_core._random("uniform", _shape(size), 0.0, 1.0, dtype, device, generator), requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Standard normal."""
-    _check_grad(requires_grad)
-    return _core._random("normal", _shape(size), 0.0, 1.0, dtype, device, generator)
+    return _grad(_core._random("normal", _shape(size), 0.0, 1.0, dtype, device, generator), requires_grad)
 
 
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None) -> Tensor:

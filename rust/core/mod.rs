@@ -12,7 +12,7 @@ pub use dtype::{default_float, promote, set_default_float, DType, Element, Scala
 pub use error::{Error, Result};
 pub use layout::{broadcast_shapes, normalize_axis, Dims, Layout, Strides};
 pub use storage::{CpuBuffer, Owner, Storage};
-pub use tensor::Tensor;
+pub use tensor::{Tensor, TensorImpl};
 
 /// Dispatch on a runtime [`DType`], binding the matching Rust element type to `$T`.
 #[macro_export]

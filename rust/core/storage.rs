@@ -35,6 +35,9 @@ pub struct CpuBuffer {
     nbytes: usize,
     owner: Owner,
     readonly: bool,
+    /// Bumped by every in-place write; autograd compares it with the value it saw when
+    /// it saved a tensor for backward, to refuse gradients computed from overwritten data.
+    version: std::sync::atomic::AtomicU64,
 }
 
 // SAFETY: the buffer is plain memory; ownership is tracked by the Arc around it and the
@@ -58,12 +61,18 @@ impl CpuBuffer {
         if nbytes == 0 {
             let ptr = NonNull::new(ALIGN as *mut u8).expect("non-null");
             let layout = AllocLayout::from_size_align(0, ALIGN).expect("valid layout");
-            return Ok(CpuBuffer { ptr, nbytes, owner: Owner::Rust(layout), readonly: false });
+            return Ok(CpuBuffer {
+                ptr,
+                nbytes,
+                owner: Owner::Rust(layout),
+                readonly: false,
+                version: Default::default(),
+            });
         }
         #[cfg(unix)]
         if nbytes >= HUGE_MIN {
             let ptr = mapped::take(nbytes, zero)?;
-            return Ok(CpuBuffer { ptr, nbytes, owner: Owner::Mapped, readonly: false });
+            return Ok(CpuBuffer { ptr, nbytes, owner: Owner::Mapped, readonly: false, version: Default::default() });
         }
         let layout = AllocLayout::from_size_align(nbytes, ALIGN)
             .map_err(|_| Error::OutOfMemory(format!("cannot allocate {nbytes} bytes")))?;
@@ -76,7 +85,7 @@ impl CpuBuffer {
             }
         };
         let ptr = NonNull::new(raw).ok_or_else(|| Error::OutOfMemory(format!("failed to allocate {nbytes} bytes")))?;
-        Ok(CpuBuffer { ptr, nbytes, owner: Owner::Rust(layout), readonly: false })
+        Ok(CpuBuffer { ptr, nbytes, owner: Owner::Rust(layout), readonly: false, version: Default::default() })
     }
 
     /// Wrap memory owned by `owner`.
@@ -91,7 +100,7 @@ impl CpuBuffer {
         owner: Box<dyn Any + Send + Sync>,
     ) -> CpuBuffer {
         let ptr = NonNull::new(ptr).unwrap_or(NonNull::new(ALIGN as *mut u8).expect("non-null"));
-        CpuBuffer { ptr, nbytes, owner: Owner::External(owner), readonly }
+        CpuBuffer { ptr, nbytes, owner: Owner::External(owner), readonly, version: Default::default() }
     }
 
     pub fn as_ptr(&self) -> *mut u8 {
@@ -104,6 +113,11 @@ impl CpuBuffer {
 
     pub fn readonly(&self) -> bool {
         self.readonly
+    }
+
+    /// The in-place write counter (see the field).
+    pub fn version(&self) -> &std::sync::atomic::AtomicU64 {
+        &self.version
     }
 }
 

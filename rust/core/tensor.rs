@@ -1,13 +1,15 @@
 //! The tensor handle: an `Arc` of (storage, layout, dtype). Cloning is cheap; views
 //! share storage and differ only in layout.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use super::device::Device;
 use super::dtype::{DType, Element};
 use super::error::Result;
 use super::layout::{checked_numel, Layout};
 use super::storage::{CpuBuffer, Storage};
+use crate::autograd::AutogradMeta;
 use crate::bail;
 
 #[derive(Clone)]
@@ -17,11 +19,66 @@ pub struct TensorImpl {
     storage: Storage,
     layout: Layout,
     dtype: DType,
+    /// Read on every op to decide whether to record; kept outside the lock.
+    requires_grad: AtomicBool,
+    /// Gradient, producing node and hooks; `None` for the tensors autograd never saw.
+    autograd: Mutex<Option<Box<AutogradMeta>>>,
 }
 
 impl Tensor {
     pub fn from_parts(storage: Storage, layout: Layout, dtype: DType) -> Tensor {
-        Tensor(Arc::new(TensorImpl { storage, layout, dtype }))
+        Tensor(Arc::new(TensorImpl {
+            storage,
+            layout,
+            dtype,
+            requires_grad: AtomicBool::new(false),
+            autograd: Mutex::new(None),
+        }))
+    }
+
+    /// Whether autograd tracks this tensor (a leaf asked for it, or an op recorded it).
+    #[inline]
+    pub fn requires_grad(&self) -> bool {
+        self.0.requires_grad.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_requires_grad_flag(&self, on: bool) {
+        self.0.requires_grad.store(on, Ordering::Relaxed)
+    }
+
+    /// The autograd record, locked (poisoning is ignored: the data stays consistent).
+    pub(crate) fn autograd(&self) -> MutexGuard<'_, Option<Box<AutogradMeta>>> {
+        self.0.autograd.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Same data and layout, no autograd history (PyTorch's `detach`).
+    pub fn detach(&self) -> Tensor {
+        self.with_layout(self.0.layout.clone())
+    }
+
+    /// Whether both handles are the very same tensor (not merely the same memory).
+    pub fn same(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    pub(crate) fn downgrade(&self) -> Weak<TensorImpl> {
+        Arc::downgrade(&self.0)
+    }
+
+    pub(crate) fn upgrade(w: &Weak<TensorImpl>) -> Option<Tensor> {
+        w.upgrade().map(Tensor)
+    }
+
+    /// The storage's in-place write counter, shared by every view of it.
+    pub fn version(&self) -> u64 {
+        self.0.storage.cpu().version().load(Ordering::Relaxed)
+    }
+
+    /// Whether no other tensor or view holds this tensor's memory.
+    pub fn owns_storage_alone(&self) -> bool {
+        match &self.0.storage {
+            Storage::Cpu(b) => Arc::strong_count(b) == 1,
+        }
     }
 
     /// A new contiguous, zero-filled tensor.
@@ -130,6 +187,8 @@ impl Tensor {
         if self.is_readonly() {
             bail!(Runtime, "this tensor is read-only (it shares memory with a read-only array); copy it with .clone() before writing");
         }
+        // Every in-place writer passes here: bump the version autograd checks.
+        self.0.storage.cpu().version().fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 }

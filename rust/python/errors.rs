@@ -20,6 +20,25 @@ impl From<Error> for PyErr {
     }
 }
 
+thread_local! {
+    /// A Python exception raised inside a callback that Rust called (a hook, a custom
+    /// Function's backward): kept here so that the caller re-raises it unchanged.
+    static PENDING: std::cell::RefCell<Option<PyErr>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Parks a Python exception raised in a callback and returns the core error that
+/// carries it up through Rust.
+pub fn stash(e: PyErr) -> Error {
+    let msg = e.to_string();
+    PENDING.with(|p| *p.borrow_mut() = Some(e));
+    Error::Runtime(msg)
+}
+
+/// The Python exception for a core error: the parked one if a callback raised.
+pub fn to_py(e: Error) -> PyErr {
+    PENDING.with(|p| p.borrow_mut().take()).unwrap_or_else(|| PyErr::from(e))
+}
+
 /// Work below this many elements keeps the GIL: releasing it costs more than it saves.
 const NOGIL_MIN: usize = 1 << 14;
 
@@ -37,5 +56,5 @@ pub fn run<T: Send>(py: Python<'_>, work: usize, f: impl FnOnce() -> crate::core
         })
     };
     let out = if work >= NOGIL_MIN { py.detach(guarded) } else { guarded() };
-    out.map_err(PyErr::from)
+    out.map_err(to_py)
 }

@@ -12,6 +12,9 @@ use super::errors::run;
 use super::random::{with_generator, PyGenerator};
 use super::tensor::PyTensor;
 use crate::core::{DType, Scalar, Tensor};
+use std::sync::Arc;
+
+use crate::autograd::func::shape as ag;
 use crate::ops::{copy, create, manip};
 
 fn scalar_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Scalar> {
@@ -165,7 +168,7 @@ fn tensors_of(seq: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
 pub fn concat(py: Python<'_>, tensors: &Bound<'_, PyAny>, axis: Int) -> PyResult<PyTensor> {
     let ts = tensors_of(tensors)?;
     let n = ts.iter().map(|t| t.numel()).sum();
-    Ok(run(py, n, move || manip::concat(&ts, axis.0))?.into())
+    Ok(run(py, n, move || ag::concat(&ts, axis.0))?.into())
 }
 
 #[pyfunction]
@@ -173,14 +176,17 @@ pub fn concat(py: Python<'_>, tensors: &Bound<'_, PyAny>, axis: Int) -> PyResult
 pub fn stack(py: Python<'_>, tensors: &Bound<'_, PyAny>, axis: Int) -> PyResult<PyTensor> {
     let ts = tensors_of(tensors)?;
     let n = ts.iter().map(|t| t.numel()).sum();
-    Ok(run(py, n, move || manip::stack(&ts, axis.0))?.into())
+    Ok(run(py, n, move || ag::stack(&ts, axis.0))?.into())
 }
 
 #[pyfunction]
 pub fn tile(py: Python<'_>, x: &Bound<'_, PyAny>, reps: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
     let t = to_tensor(x, None)?;
     let reps = shape_of(&dims_of(reps)?)?;
-    Ok(run(py, t.numel(), move || manip::tile(&t, &reps))?.into())
+    Ok(run(py, t.numel(), move || {
+        ag::gather_op(&t, "TileBackward", Arc::new(move |x: &Tensor| manip::tile(x, &reps)))
+    })?
+    .into())
 }
 
 #[pyfunction]
@@ -194,7 +200,10 @@ pub fn repeat(
     let t = to_tensor(x, None)?;
     let reps = shape_of(&dims_of(repeats)?)?;
     let axis = axis.map(|a| a.0);
-    Ok(run(py, t.numel(), move || manip::repeat(&t, &reps, axis))?.into())
+    Ok(run(py, t.numel(), move || {
+        ag::gather_op(&t, "RepeatBackward", Arc::new(move |x: &Tensor| manip::repeat(x, &reps, axis)))
+    })?
+    .into())
 }
 
 #[pyfunction]
@@ -212,21 +221,24 @@ pub fn roll(
         _ => vec![],
     };
     let shifts = if shifts.len() == 1 && axes.len() > 1 { vec![shifts[0]; axes.len()] } else { shifts };
-    Ok(run(py, t.numel(), move || manip::roll(&t, &shifts, &axes))?.into())
+    Ok(run(py, t.numel(), move || {
+        ag::gather_op(&t, "RollBackward", Arc::new(move |x: &Tensor| manip::roll(x, &shifts, &axes)))
+    })?
+    .into())
 }
 
 #[pyfunction]
 #[pyo3(signature = (x, k=Int(0)))]
 pub fn tril(py: Python<'_>, x: &Bound<'_, PyAny>, k: Int) -> PyResult<PyTensor> {
     let t = to_tensor(x, None)?;
-    Ok(run(py, t.numel(), move || manip::triangle(&t, k.0, true))?.into())
+    Ok(run(py, t.numel(), move || ag::triangle(&t, k.0, true))?.into())
 }
 
 #[pyfunction]
 #[pyo3(signature = (x, k=Int(0)))]
 pub fn triu(py: Python<'_>, x: &Bound<'_, PyAny>, k: Int) -> PyResult<PyTensor> {
     let t = to_tensor(x, None)?;
-    Ok(run(py, t.numel(), move || manip::triangle(&t, k.0, false))?.into())
+    Ok(run(py, t.numel(), move || ag::triangle(&t, k.0, false))?.into())
 }
 
 /// Per-dim index tensors of the non-zero elements (numpy's `nonzero`).
@@ -268,5 +280,5 @@ pub fn _scatter_add(
 ) -> PyResult<()> {
     let o = out.get().t.clone();
     let (i, s) = (to_tensor(index, None)?, to_tensor(src, None)?);
-    run(py, i.numel(), move || crate::ops::scatter::scatter_add(&o, dim.0, &i, &s))
+    run(py, i.numel(), move || ag::scatter_add(&o, dim.0, &i, &s))
 }

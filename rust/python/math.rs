@@ -8,8 +8,9 @@ use pyo3::types::{PyList, PyTuple};
 use super::convert::{scalar_of, to_tensor};
 use super::errors::run;
 use super::tensor::PyTensor;
+use crate::autograd::func as ew;
 use crate::core::Tensor;
-use crate::ops::elementwise::{self as ew, Operand};
+use crate::ops::elementwise::Operand;
 use crate::ops::table::{BinaryOp, UnaryOp};
 
 /// A Python value as an operand; `None` when it is not tensor-like (-> NotImplemented).
@@ -317,7 +318,7 @@ pub fn clip(
 
 fn matmul_impl(py: Python<'_>, a: Tensor, b: Tensor) -> PyResult<PyTensor> {
     let work = a.numel().max(b.numel());
-    Ok(run(py, work, move || crate::ops::linalg::matmul(&a, &b))?.into())
+    Ok(run(py, work, move || ew::linalg::matmul(&a, &b))?.into())
 }
 
 fn matmul_operand(obj: &Bound<'_, PyAny>) -> PyResult<Option<Tensor>> {

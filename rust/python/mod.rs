@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod autograd;
 mod conv;
 mod convert;
 mod device;
@@ -25,6 +26,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dtype::PyDType>()?;
     m.add_class::<device::PyDevice>()?;
     m.add_class::<random::PyGenerator>()?;
+    m.add_class::<autograd::PyNode>()?;
+    m.add_function(wrap_pyfunction!(autograd::_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(autograd::_grad, m)?)?;
+    m.add_function(wrap_pyfunction!(autograd::is_grad_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(autograd::_set_grad_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(autograd::_record_function, m)?)?;
     for d in crate::core::DType::ALL {
         m.add(d.name(), dtype::PyDType(d))?;
     }

@@ -8,6 +8,7 @@ use super::convert::{dims_of, to_tensor, Int};
 use super::dtype::opt_dtype;
 use super::errors::run;
 use super::tensor::PyTensor;
+use crate::autograd::func::reduce as ad;
 use crate::ops::reduce::{self as r, ReduceOp};
 
 fn axes_arg(axis: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
@@ -54,7 +55,7 @@ pub fn _reduce(
             return Err(PyValueError::new_err(format!("unknown reduction {name:?}")));
         }
     };
-    Ok(run(py, t.numel(), move || r::reduce(op, &t, axes.as_deref(), keepdims, dt))?.into())
+    Ok(run(py, t.numel(), move || ad::reduce(op, &t, axes.as_deref(), keepdims, dt))?.into())
 }
 
 #[pyfunction]
@@ -65,7 +66,7 @@ pub fn mean(
     axis: Option<&Bound<'_, PyAny>>,
     keepdims: bool,
 ) -> PyResult<PyTensor> {
-    over_axes(py, x, axis, keepdims, r::mean)
+    over_axes(py, x, axis, keepdims, ad::mean)
 }
 
 #[pyfunction]
@@ -80,8 +81,7 @@ pub fn _var(
 ) -> PyResult<PyTensor> {
     let t = to_tensor(x, None)?;
     let axes = axes_arg(axis)?;
-    let f = if std { r::std } else { r::var };
-    Ok(run(py, t.numel(), move || f(&t, axes.as_deref(), correction, keepdims))?.into())
+    Ok(run(py, t.numel(), move || ad::var(&t, axes.as_deref(), correction, keepdims, std))?.into())
 }
 
 #[pyfunction]
@@ -103,7 +103,7 @@ pub fn logsumexp(
     axis: Option<&Bound<'_, PyAny>>,
     keepdims: bool,
 ) -> PyResult<PyTensor> {
-    over_axes(py, x, axis, keepdims, r::logsumexp)
+    over_axes(py, x, axis, keepdims, ad::logsumexp)
 }
 
 #[pyfunction]
@@ -124,7 +124,7 @@ pub fn _arg_extreme(
 #[pyo3(signature = (x, axis=Int(-1), log=false))]
 pub fn _softmax(py: Python<'_>, x: &Bound<'_, PyAny>, axis: Int, log: bool) -> PyResult<PyTensor> {
     let t = to_tensor(x, None)?;
-    Ok(run(py, t.numel(), move || r::softmax(&t, axis.0, log))?.into())
+    Ok(run(py, t.numel(), move || ad::softmax(&t, axis.0, log))?.into())
 }
 
 #[pyfunction]
@@ -139,14 +139,21 @@ pub fn _cumulative(
     let t = to_tensor(x, None)?;
     let dt = opt_dtype(dtype)?;
     let axis = axis.map(|a| a.0);
-    Ok(run(py, t.numel(), move || r::cumulative(&t, axis, prod, dt))?.into())
+    Ok(run(py, t.numel(), move || ad::cumulative(&t, axis, prod, dt))?.into())
 }
 
 #[pyfunction]
 #[pyo3(signature = (x, axis=Int(-1), descending=false))]
 pub fn _sort(py: Python<'_>, x: &Bound<'_, PyAny>, axis: Int, descending: bool) -> PyResult<(PyTensor, PyTensor)> {
     let t = to_tensor(x, None)?;
-    let (v, i) = run(py, t.numel(), move || r::sort(&t, axis.0, descending))?;
+    let (v, i) = run(py, t.numel(), move || {
+        let (v, i) = r::sort(&t, axis.0, descending)?;
+        if !crate::autograd::graph::needs_grad(&[&t]) || t.ndim() == 0 {
+            return Ok((v, i));
+        }
+        let a = crate::core::normalize_axis(axis.0, t.ndim())?;
+        Ok((crate::autograd::func::shape::take_along(&t, &i, a)?, i))
+    })?;
     Ok((v.into(), i.into()))
 }
 

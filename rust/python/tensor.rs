@@ -10,7 +10,10 @@ use super::convert::{dims_from_args, dims_of, scalar_of, scalar_to_py, to_tensor
 use super::device::{to_device, PyDevice};
 use super::dtype::{to_dtype, PyDType};
 use super::errors::run;
-use crate::core::{DType, Scalar, Tensor};
+use std::sync::Arc;
+
+use crate::autograd::func as ag;
+use crate::core::{normalize_axis, DType, Scalar, Tensor};
 use crate::ops::{copy, manip};
 
 #[pyclass(name = "Tensor", module = "ferrograd", subclass, frozen, weakref)]
@@ -45,7 +48,33 @@ impl PyTensor {
             return Ok(self.t.clone().into());
         }
         let t = self.t.clone();
-        Ok(run(py, t.numel(), move || copy::astype(&t, d))?.into())
+        Ok(run(py, t.numel(), move || ag::shape::astype(&t, d))?.into())
+    }
+
+    /// A view (or gather) `f(self)` that autograd follows back by position.
+    fn gather(
+        &self,
+        name: &'static str,
+        f: impl Fn(&Tensor) -> crate::Result<Tensor> + Send + Sync + 'static,
+    ) -> PyResult<PyTensor> {
+        Ok(ag::shape::gather_op(&self.t, name, Arc::new(f))?.into())
+    }
+
+    /// A view with the same elements in the same order (reshape-like).
+    fn reshaped(&self, y: crate::Result<Tensor>) -> PyResult<PyTensor> {
+        Ok(ag::shape::reshaped(&self.t, y?)?.into())
+    }
+
+    fn permuted(&self, axes: Vec<i64>) -> PyResult<PyTensor> {
+        Ok(ag::shape::permute(&self.t, &axes)?.into())
+    }
+
+    fn swapped(&self, a: i64, b: i64) -> PyResult<PyTensor> {
+        let nd = self.t.ndim();
+        let (a, b) = (normalize_axis(a, nd)?, normalize_axis(b, nd)?);
+        let mut axes: Vec<i64> = (0..nd as i64).collect();
+        axes.swap(a, b);
+        self.permuted(axes)
     }
 }
 
@@ -130,7 +159,8 @@ impl PyTensor {
     }
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let n = self.__len__()?;
-        let items: Vec<PyTensor> = (0..n).map(|i| Ok(self.t.select(0, i as i64)?.into())).collect::<PyResult<_>>()?;
+        let items: Vec<PyTensor> =
+            (0..n).map(|i| self.gather("SelectBackward", move |t| t.select(0, i as i64))).collect::<PyResult<_>>()?;
         Ok(PyList::new(py, items)?.try_iter()?.into_any())
     }
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
@@ -313,7 +343,7 @@ impl PyTensor {
     fn reshape(&self, py: Python<'_>, shape: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
         let dims = dims_from_args(shape)?;
         let t = self.t.clone();
-        Ok(run(py, t.numel(), move || t.reshape(&dims))?.into())
+        Ok(run(py, t.numel(), move || ag::shape::reshape(&t, &dims))?.into())
     }
     #[pyo3(signature = (*shape))]
     fn view(&self, shape: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
@@ -328,36 +358,38 @@ impl PyTensor {
                 return Ok(Tensor::from_parts(self.t.storage().clone(), self.t.layout().clone(), d).into());
             }
         }
-        Ok(self.t.view(&dims_from_args(shape)?)?.into())
+        self.reshaped(self.t.view(&dims_from_args(shape)?))
     }
     #[pyo3(signature = (*axes))]
     fn permute(&self, axes: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        Ok(self.t.permute(&dims_from_args(axes)?)?.into())
+        self.permuted(dims_from_args(axes)?)
     }
     fn transpose(&self, dim0: Int, dim1: Int) -> PyResult<PyTensor> {
-        Ok(self.t.transpose(dim0.0, dim1.0)?.into())
+        self.swapped(dim0.0, dim1.0)
     }
     fn swapaxes(&self, axis1: Int, axis2: Int) -> PyResult<PyTensor> {
-        Ok(self.t.transpose(axis1.0, axis2.0)?.into())
+        self.swapped(axis1.0, axis2.0)
     }
     #[getter(T)]
-    fn reversed(&self) -> PyTensor {
-        self.t.reversed_axes().into()
+    fn reversed(&self) -> PyResult<PyTensor> {
+        self.permuted((0..self.t.ndim() as i64).rev().collect())
     }
     #[getter(mT)]
     fn matrix_t(&self) -> PyResult<PyTensor> {
-        Ok(self.t.matrix_transpose()?.into())
+        self.t.matrix_transpose()?;
+        self.swapped(-2, -1)
     }
     #[pyo3(signature = (*sizes))]
     fn expand(&self, sizes: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        Ok(self.t.expand(&dims_from_args(sizes)?)?.into())
+        let shape = self.t.expand(&dims_from_args(sizes)?)?.shape().to_vec();
+        Ok(ag::shape::broadcast_to(&self.t, &shape)?.into())
     }
     fn expand_as(&self, other: &PyTensor) -> PyResult<PyTensor> {
-        Ok(self.t.broadcast_to(other.t.shape())?.into())
+        Ok(ag::shape::broadcast_to(&self.t, other.t.shape())?.into())
     }
     fn broadcast_to(&self, shape: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         let shape = super::convert::shape_of(&dims_of(shape)?)?;
-        Ok(self.t.broadcast_to(&shape)?.into())
+        Ok(ag::shape::broadcast_to(&self.t, &shape)?.into())
     }
     #[pyo3(signature = (dim=None, *, axis=None))]
     fn squeeze(&self, dim: Option<&Bound<'_, PyAny>>, axis: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
@@ -365,44 +397,50 @@ impl PyTensor {
             Some(a) if !a.is_none() => Some(dims_of(a)?),
             _ => None,
         };
-        Ok(self.t.squeeze(axes.as_deref())?.into())
+        self.reshaped(self.t.squeeze(axes.as_deref()))
     }
     fn unsqueeze(&self, dim: Int) -> PyResult<PyTensor> {
-        Ok(self.t.unsqueeze(dim.0)?.into())
+        self.reshaped(self.t.unsqueeze(dim.0))
     }
     #[pyo3(signature = (*dims))]
     fn flip(&self, dims: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
         let axes = if dims.is_empty() { (0..self.t.ndim() as i64).collect() } else { dims_from_args(dims)? };
-        Ok(self.t.flip(&axes)?.into())
+        self.gather("FlipBackward", move |t| t.flip(&axes))
     }
     fn narrow(&self, dim: Int, start: Int, length: Size) -> PyResult<PyTensor> {
-        Ok(self.t.narrow(dim.0, start.0, length.0)?.into())
+        self.gather("NarrowBackward", move |t| t.narrow(dim.0, start.0, length.0))
     }
     fn select(&self, dim: Int, index: Int) -> PyResult<PyTensor> {
-        Ok(self.t.select(dim.0, index.0)?.into())
+        self.gather("SelectBackward", move |t| t.select(dim.0, index.0))
     }
     #[pyo3(signature = (offset=Int(0), dim1=Int(0), dim2=Int(1)))]
     fn diagonal(&self, offset: Int, dim1: Int, dim2: Int) -> PyResult<PyTensor> {
-        Ok(self.t.diagonal(offset.0, dim1.0, dim2.0)?.into())
+        self.gather("DiagonalBackward", move |t| t.diagonal(offset.0, dim1.0, dim2.0))
     }
     fn unfold(&self, dimension: Int, size: Size, step: Size) -> PyResult<PyTensor> {
-        Ok(self.t.unfold(dimension.0, size.0, step.0)?.into())
+        self.gather("UnfoldBackward", move |t| t.unfold(dimension.0, size.0, step.0))
     }
     #[pyo3(signature = (start_dim=Int(0), end_dim=Int(-1)))]
     fn flatten(&self, py: Python<'_>, start_dim: Int, end_dim: Int) -> PyResult<PyTensor> {
         let t = self.t.clone();
-        Ok(run(py, t.numel(), move || t.flatten(start_dim.0, end_dim.0))?.into())
+        let y = run(py, t.numel(), move || t.flatten(start_dim.0, end_dim.0))?;
+        self.reshaped(Ok(y))
     }
     fn unflatten(&self, dim: Int, sizes: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        Ok(self.t.unflatten(dim.0, &dims_of(sizes)?)?.into())
+        self.reshaped(self.t.unflatten(dim.0, &dims_of(sizes)?))
     }
     fn contiguous(&self, py: Python<'_>) -> PyResult<PyTensor> {
         let t = self.t.clone();
-        Ok(run(py, t.numel(), move || copy::contiguous(&t))?.into())
+        let y = run(py, t.numel(), move || copy::contiguous(&t))?;
+        if y.same(&self.t) {
+            return Ok(y.into());
+        }
+        Ok(ag::shape::identity_op(&self.t, y, "CloneBackward")?.into())
     }
     fn clone(&self, py: Python<'_>) -> PyResult<PyTensor> {
         let t = self.t.clone();
-        Ok(run(py, t.numel(), move || copy::contiguous_copy(&t))?.into())
+        let y = run(py, t.numel(), move || copy::contiguous_copy(&t))?;
+        Ok(ag::shape::identity_op(&self.t, y, "CloneBackward")?.into())
     }
     fn copy(&self, py: Python<'_>) -> PyResult<PyTensor> {
         self.clone(py)
@@ -415,44 +453,43 @@ impl PyTensor {
     }
     /// PyTorch's `repeat`: tile by `sizes` (numpy's `repeat` is `ferrograd.repeat`).
     #[pyo3(signature = (*sizes))]
-    fn repeat(&self, py: Python<'_>, sizes: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+    fn repeat(&self, sizes: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
         let reps = super::convert::shape_of(&dims_from_args(sizes)?)?;
         if reps.len() < self.t.ndim() {
             return Err(PyValueError::new_err(format!("repeat needs at least {} sizes, got {reps:?}", self.t.ndim())));
         }
-        let t = self.t.clone();
-        Ok(run(py, t.numel(), move || manip::tile(&t, &reps))?.into())
+        self.gather("RepeatBackward", move |t| manip::tile(t, &reps))
     }
 
     // ---- indexing and in-place writes ---------------------------------------------------
     fn __getitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         let items = super::index::parse(key)?;
         let t = self.t.clone();
-        Ok(run(py, 0, move || crate::ops::index::index(&t, &items))?.into())
+        Ok(run(py, 0, move || ag::shape::index(&t, &items))?.into())
     }
     fn __setitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let items = super::index::parse(key)?;
         let v = value_tensor(value, self.t.dtype())?;
         let t = self.t.clone();
-        run(py, t.numel(), move || crate::ops::index::index_put(&t, &items, &v))
+        run(py, t.numel(), move || ag::shape::index_put(&t, &items, &v))
     }
     /// Fill with a scalar, in place.
     fn fill_<'py>(slf: &Bound<'py, Self>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
         let s = scalar_of(value)?.ok_or_else(|| PyTypeError::new_err("fill_ takes a Python scalar"))?;
         let t = slf.get().t.clone();
-        run(slf.py(), t.numel(), move || copy::fill(&t, s))?;
+        run(slf.py(), t.numel(), move || ag::shape::fill(&t, s))?;
         Ok(slf.clone())
     }
     fn zero_<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
         let t = slf.get().t.clone();
-        run(slf.py(), t.numel(), move || copy::fill(&t, Scalar::Int(0)))?;
+        run(slf.py(), t.numel(), move || ag::shape::fill(&t, Scalar::Int(0)))?;
         Ok(slf.clone())
     }
     /// Copy `src` (broadcast and cast) into this tensor, in place.
     fn copy_<'py>(slf: &Bound<'py, Self>, src: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
         let s = to_tensor(src, None)?;
         let t = slf.get().t.clone();
-        run(slf.py(), t.numel(), move || copy::assign(&t, &s))?;
+        run(slf.py(), t.numel(), move || ag::shape::copy_into(&t, &s))?;
         Ok(slf.clone())
     }
 }
