@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from . import (
     _core,
-    autograd,
     _gather,
     _math,
     _methods,
     _reduce,  # noqa: F401  (adds the Python-implemented Tensor methods)
+    autograd,
 )
 from ._core import (
     Generator,
@@ -68,7 +68,6 @@ from ._creation import (
     zeros,
     zeros_like,
 )
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from ._manip import (
     array_split,
     atleast_1d,
@@ -98,6 +97,7 @@ from ._manip import (
     unsqueeze,
     unstack,
 )
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
 globals().update(_math.FUNCTIONS)
 globals().update(_reduce.FUNCTIONS)
