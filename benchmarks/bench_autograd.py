@@ -5,10 +5,9 @@ PyTorch's time, i.e. the "vs torch" column shows >= 3.33x."""
 from __future__ import annotations
 
 import numpy as np
+from _harness import median_time, table
 
 import ferrograd as fg
-
-from _harness import median_time, table
 
 try:
     import torch

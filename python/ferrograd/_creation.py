@@ -25,7 +25,10 @@ def _grad(t: Tensor, requires_grad) -> Tensor:
 
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """A new tensor holding a copy of ``data`` (nested lists, scalars, arrays, tensors)."""
+    """A new tensor holding a copy of ``data`` (nested lists, scalars, arrays, tensors).
+    As in PyTorch, the copy of a tensor is a new leaf: it does not carry ``data``'s history."""
+    if isinstance(data, Tensor):
+        data = data.detach()
     return _grad(asarray(data, dtype=dtype, device=device, copy=True), requires_grad)
 
 

@@ -103,15 +103,23 @@ def argmin(x, /, axis=None, *, keepdims=False, dim=None, keepdim=False):
     return _core._arg_extreme(x, _axis(axis, dim), _keep(keepdims, keepdim), False)
 
 
+def _cast(x, dtype):
+    """``x`` in ``dtype`` (a recorded cast, so gradients flow back through it)."""
+    if dtype is None:
+        return x
+    x = _core._as_tensor(x)
+    return x.astype(dtype)
+
+
 def softmax(x, /, axis=None, *, dim=None, dtype=None):
     ax = _axis(axis, dim)
-    x = x if dtype is None else _core._as_tensor(x, dtype)
+    x = _cast(x, dtype)
     return _core._softmax(x, -1 if ax is None else ax, False)
 
 
 def log_softmax(x, /, axis=None, *, dim=None, dtype=None):
     ax = _axis(axis, dim)
-    x = x if dtype is None else _core._as_tensor(x, dtype)
+    x = _cast(x, dtype)
     return _core._softmax(x, -1 if ax is None else ax, True)
 
 

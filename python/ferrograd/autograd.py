@@ -192,22 +192,36 @@ class Function:
             fresh.append(o)
         tensor_args = [a for a in args if isinstance(a, Tensor)]
         positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
-        diff_outs = [
-            o for o in fresh if isinstance(o, Tensor) and id(o) not in ctx._non_differentiable
+        # Outputs that join the graph: float tensors not marked non-differentiable.
+        diff_pos = [
+            k
+            for k, o in enumerate(fresh)
+            if isinstance(o, Tensor)
+            and o.dtype.is_floating_point
+            and id(o) not in ctx._non_differentiable
+            and id(outs[k]) not in ctx._non_differentiable
         ]
+        diff_outs = [fresh[k] for k in diff_pos]
         # Saved outputs are kept without history, so the graph holds no cycle through ctx.
         ctx._saved = tuple(
             t.detach() if isinstance(t, Tensor) and any(t is o for o in outs) else t
             for t in ctx._saved
         )
+        out_sigs = [(o.shape, o.dtype) if isinstance(o, Tensor) else None for o in fresh]
 
         def run_backward(*grads):
+            # backward sees one gradient per output of forward, as in PyTorch: zeros (or
+            # None without materialize_grads) for the ones no gradient reached or that
+            # are not differentiable, None for non-tensor outputs.
+            full = [None] * len(fresh)
+            for k, g in zip(diff_pos, grads):
+                full[k] = g
             if ctx.materialize_grads:
-                grads = tuple(
-                    g if g is not None else _core._full(o.shape, 0.0, dtype=o.dtype)
-                    for g, o in zip(grads, diff_outs)
-                )
-            res = cls.backward(ctx, *grads)
+                full = [
+                    g if g is not None or sig is None else _core._full(sig[0], 0.0, dtype=sig[1])
+                    for g, sig in zip(full, out_sigs)
+                ]
+            res = cls.backward(ctx, *full)
             if not isinstance(res, tuple):
                 res = (res,)
             if len(res) != len(args):
@@ -305,9 +319,11 @@ def gradcheck(
     for i in diff:
         numeric = _numerical_jacobian(fn, inputs, i, eps)
         for oi, o in enumerate(outs):
-            if (oi, i) not in analytic:
+            if not (isinstance(o, Tensor) and o.dtype.is_floating_point):
                 continue
-            a, n = analytic[(oi, i)], numeric[oi]
+            # An output without history has a zero analytical Jacobian: it must not
+            # depend on the input numerically either (catches ops that drop the graph).
+            a, n = analytic.get((oi, i), np.zeros_like(numeric[oi])), numeric[oi]
             if not np.allclose(a, n, atol=atol, rtol=rtol, equal_nan=True):
                 if not raise_exception:
                     return False
@@ -334,19 +350,24 @@ def gradgradcheck(
     inputs = _inputs_tuple(inputs)
     diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     outs = _outputs_tuple(fn(*inputs))
+    # Only the differentiable outputs take part (indices, constants... are left out).
+    keep = [k for k, o in enumerate(outs) if isinstance(o, Tensor) and o.requires_grad]
     if grad_outputs is None:
         import numpy as np
 
         rng = np.random.default_rng(0)
         grad_outputs = [
-            _core._as_tensor(rng.standard_normal(o.shape)).astype(o.dtype).requires_grad_()
-            for o in outs
+            _core._as_tensor(rng.standard_normal(outs[k].shape)).astype(outs[k].dtype).requires_grad_()
+            for k in keep
         ]
     grad_outputs = list(_outputs_tuple(grad_outputs))
+    if len(grad_outputs) == len(outs) != len(keep):
+        grad_outputs = [grad_outputs[k] for k in keep]
 
     def first_grads(*args):
         xs, gs = args[: len(inputs)], args[len(inputs) :]
         o = _outputs_tuple(fn(*xs))
+        o = [o[k] for k in keep]
         g = grad(o, [xs[i] for i in diff], gs, create_graph=True, allow_unused=True)
         return tuple(t for t in g if t is not None)
 

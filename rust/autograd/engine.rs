@@ -3,7 +3,7 @@
 //! node's formula and accumulates the results into leaves' `.grad` — or, for
 //! `autograd.grad`, hands them back for the requested inputs only.
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::func::{add, shape::astype, sum_to};
@@ -92,6 +92,33 @@ pub fn run(req: Request<'_>) -> Result<Vec<Option<Tensor>>> {
         }
     }
 
+    // `autograd.grad` runs only the nodes on a path to a requested input, as PyTorch
+    // does: other branches are neither computed nor freed (and may already be freed).
+    // Children are older than their consumers, so one pass in creation order decides.
+    let (reach, exec) = match capture {
+        None => (None, None),
+        Some(c) => {
+            let mut order: Vec<&Arc<Node>> = nodes.values().collect();
+            order.sort_by_key(|n| n.seq);
+            let (mut reach, mut exec) = (HashSet::new(), HashSet::new());
+            for n in order {
+                let k = key(n);
+                let runs = n.edges.iter().any(|e| match e {
+                    Edge::Leaf(t) => c.iter().any(|x| x.same(t)),
+                    Edge::Node(m, _) => reach.contains(&key(m)),
+                    Edge::None => false,
+                });
+                if runs {
+                    exec.insert(k);
+                }
+                if runs || capture_nodes.iter().flatten().any(|(ck, _)| *ck == k) {
+                    reach.insert(k);
+                }
+            }
+            (Some(reach), Some(exec))
+        }
+    };
+
     let mut buffers: HashMap<usize, Grads> = HashMap::new();
     let mut leaf = LeafSink { capture, captured: &mut captured, create_graph: req.create_graph };
     for (t, g) in req.outputs.iter().zip(req.grads) {
@@ -116,7 +143,12 @@ pub fn run(req: Request<'_>) -> Result<Vec<Option<Tensor>>> {
     while let Some((_, k)) = ready.pop() {
         let node = nodes[&k].clone();
         let mut grads = buffers.remove(&k).unwrap_or_else(|| vec![None; node.outputs.len()]);
-        for (slot, hook) in node.hooks.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        if reach.as_ref().is_some_and(|r| !r.contains(&k)) {
+            grads.iter_mut().for_each(|g| *g = None);
+        }
+        // A copy: a hook may register another hook on this node (no lock held while it runs).
+        let hooks = node.hooks.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for (slot, hook) in hooks.iter() {
             if let Some(g) = &grads[*slot] {
                 if let Some(r) = hook(g)? {
                     grads[*slot] = Some(r);
@@ -132,7 +164,11 @@ pub fn run(req: Request<'_>) -> Result<Vec<Option<Tensor>>> {
                 }
             }
         }
-        let results = call(&node, grads, req.retain_graph)?;
+        let results = if exec.as_ref().is_none_or(|e| e.contains(&k)) {
+            call(&node, grads, req.retain_graph)?
+        } else {
+            vec![None; node.edges.len()]
+        };
         if results.len() != node.edges.len() {
             bail!(Runtime, "{} returned {} gradients for {} inputs", node.name, results.len(), node.edges.len());
         }

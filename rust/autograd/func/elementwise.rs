@@ -85,7 +85,9 @@ pub fn binary(op: BinaryOp, a: Operand, b: Operand, out: Option<&Tensor>) -> Res
             let b = if tensor_of(&b).is_some_and(|x| x.same(o)) { Operand::Tensor(old.clone()) } else { b };
             let a_old = Operand::Tensor(old);
             let (ia, ib) = (tensor_of(&a_old).cloned(), tensor_of(&b).cloned());
-            rebase(o, super::node_name(op.name()), &[ia.as_ref(), ib.as_ref()], |n| binary_backward(op, a_old, b, o, n));
+            rebase(o, super::node_name(op.name()), &[ia.as_ref(), ib.as_ref()], |n| {
+                binary_backward(op, a_old, b, o, n)
+            });
         }
         return Ok(o.clone());
     }

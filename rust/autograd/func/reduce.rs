@@ -111,7 +111,20 @@ fn prod_others(x: &Tensor, r: &Tensor, shape: &[usize], ax: &[usize]) -> Result<
     let one_zero = cmp(BinaryOp::Eq, t(&zc), c(1.0))?;
     let none = cmp(BinaryOp::Eq, t(&zc), c(0.0))?;
     let at_zero = cmp(BinaryOp::LogicalAnd, t(&one_zero), t(&zero))?;
-    let lone = select(&at_zero, t(&broadcast_to(&nz_prod, shape)?), c(0.0))?;
+    let nz_all = broadcast_to(&nz_prod, shape)?;
+    // Beside a lone zero z, the product of the others is z * nz_prod / x: 0, but with
+    // create_graph it is spelled out so that its derivative in z (nz_prod / x) is right.
+    let beside = if mode::is_enabled() {
+        if any(&cmp(BinaryOp::Ge, t(&zc), c(2.0))?)? {
+            bail!(Runtime, "double backward through prod of a reduction group with two or more zeros is not supported");
+        }
+        let zf = crate::ops::copy::astype(&zero, x.dtype())?;
+        let z = broadcast_to(&sum(&mul(x, &zf)?, Some(&axes), true, None)?, shape)?;
+        t(&div(&mul(&z, &nz_all)?, &safe_x)?)
+    } else {
+        c(0.0)
+    };
+    let lone = select(&at_zero, t(&nz_all), beside)?;
     select(&broadcast_to(&none, shape)?, t(&div(&rk, &safe_x)?), t(&lone))
 }
 
