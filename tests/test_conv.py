@@ -278,6 +278,36 @@ def test_noncontiguous_inputs():
     np.testing.assert_allclose(np.asarray(got_t), want_gi, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("algo", ["", "im2col"])
+def test_unreached_infinities_stay_out(monkeypatch, algo):
+    """Kernels read past row ends and drop those lanes; values there must not leak in."""
+    if algo:
+        monkeypatch.setenv("FERROGRAD_CONV", algo)
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 3, 9, 21))
+    # Columns 19 and 20 are infinite: the view below ends at 19, which (width 20, stride 2,
+    # kernel 3) is in no window, and 20 lies past the end of every row of the view.
+    x[..., 19:] = np.inf
+    x_used = np.ascontiguousarray(x[..., :20])
+    w = rng.standard_normal((5, 3, 3, 3))
+    xv = fg.from_numpy(x)[..., :20]  # a view whose row ends are followed by infinities
+    y = fg.conv2d(xv, fg.from_numpy(w), stride=(1, 2))
+    want = ref_conv(np.where(np.isinf(x_used), 0, x_used), w, None, [1, 2], [(0, 0)] * 2, [1, 1], 1)
+    assert np.all(np.isfinite(np.asarray(y)))
+    np.testing.assert_allclose(np.asarray(y), want, rtol=1e-10, atol=1e-10)
+    # width 20, stride 2, kernel 3: column 19 is in no window, so an infinity there is unseen
+    x2 = rng.standard_normal((2, 3, 9, 20))
+    x2[..., 19] = np.inf
+    gy = rng.standard_normal((2, 5, 7, 9))
+    gw = _core._conv_backward_weight(fg.from_numpy(gy), fg.from_numpy(x2), w.shape, (1, 2), 0, 1, 1)
+    x2c = np.where(np.isinf(x2), 0, x2)
+    want_w = ref_conv_weight_grad(gy, x2c, w.shape, [1, 2], [(0, 0)] * 2, [1, 1], 1)
+    np.testing.assert_allclose(np.asarray(gw), want_w, rtol=1e-10, atol=1e-10)
+    y2 = fg.conv2d(fg.from_numpy(x2), fg.from_numpy(w), stride=(1, 2))
+    np.testing.assert_allclose(np.asarray(y2), ref_conv(x2c, w, None, [1, 2], [(0, 0)] * 2, [1, 1], 1),
+                               rtol=1e-10, atol=1e-10)
+
+
 def test_zero_sizes():
     x = fg.zeros((0, 3, 8, 8))
     w = fg.ones((4, 3, 3, 3))

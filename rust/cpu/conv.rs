@@ -68,8 +68,13 @@ pub trait ConvFloat: Num {
     /// Runs the direct kernel on a block of output rows with this CPU's widest vectors.
     ///
     /// # Safety
-    /// `job` comes from [`Direct::rows`], whose buffers are sized for its geometry.
+    /// `job` comes from `Direct::rows`, whose buffers are sized for its geometry.
     unsafe fn run_rows(job: &Rows<'_, Self>);
+    /// Runs the direct weight-gradient kernel on a block of output rows.
+    ///
+    /// # Safety
+    /// `job` comes from `backward_weight_direct`, whose buffers are sized for its geometry.
+    unsafe fn run_wgrad(job: &Wgrad<'_, Self>);
 }
 
 impl ConvFloat for f32 {
@@ -84,6 +89,13 @@ impl ConvFloat for f32 {
         }
         tile_loop::<Lanes<f32, 4>, MR, 2>(job)
     }
+    unsafe fn run_wgrad(job: &Wgrad<'_, f32>) {
+        #[cfg(target_arch = "x86_64")]
+        if job.d.avx2 {
+            return avx2::wgrad_f32(job);
+        }
+        wgrad_rows::<Lanes<f32, 4>, WM, WK>(job)
+    }
 }
 
 impl ConvFloat for f64 {
@@ -97,6 +109,13 @@ impl ConvFloat for f64 {
             return avx2::rows_f64(job);
         }
         tile_loop::<Lanes<f64, 4>, MR, 2>(job)
+    }
+    unsafe fn run_wgrad(job: &Wgrad<'_, f64>) {
+        #[cfg(target_arch = "x86_64")]
+        if job.d.avx2 {
+            return avx2::wgrad_f64(job);
+        }
+        wgrad_rows::<Lanes<f64, 4>, WM, WK>(job)
     }
 }
 
@@ -267,6 +286,8 @@ pub struct Direct<T> {
     nr: usize,
     /// Whether the AVX2+FMA kernel runs (x86-64 with AVX2 or AVX-512).
     avx2: bool,
+    /// Tiles run across output rows through the padded frame (stride 1 in h and w).
+    flat: bool,
     /// K-block length: one block of B (`kc x NR`) stays in L1.
     kc: usize,
     /// Padded image: `[c][dp][hp][phase][wq]`.
@@ -283,7 +304,8 @@ pub struct Direct<T> {
 }
 
 impl<T: ConvFloat> Direct<T> {
-    /// `w` is `(c_out, c_in/groups, kd, kh, kw)`, contiguous.
+    /// `w` is `(c_out, c_in/groups, kd, kh, kw)`, contiguous; null for the weight
+    /// gradient, which packs no weights.
     unsafe fn new(g: Geom, w: *const T) -> Direct<T> {
         let size = std::mem::size_of::<T>();
         let avx2 = cfg!(target_arch = "x86_64") && level() != Level::Baseline;
@@ -291,7 +313,7 @@ impl<T: ConvFloat> Direct<T> {
         let nr = if avx2 { 64 / size } else { 8 };
         let mr = MR;
         let kk = g.krows();
-        let kc0 = (16384 / (nr * size)).max(64);
+        let kc0 = 16384 / (nr * size);
         let kc = if kk <= kc0 + kc0 / 2 { kk.max(1) } else { kc0 };
         let [kd, kh, kw] = g.kernel;
         let [od, oh, ow] = g.out;
@@ -316,8 +338,8 @@ impl<T: ConvFloat> Direct<T> {
         }
         let cog = g.cog();
         let nblk = cog.div_ceil(mr);
-        let mut packed = vec![T::zero(); g.groups * nblk * kk * mr];
-        for gi in 0..g.groups {
+        let mut packed = vec![T::zero(); if w.is_null() { 0 } else { g.groups * nblk * kk * mr }];
+        for gi in 0..if w.is_null() { 0 } else { g.groups } {
             for blk in 0..nblk {
                 let base = (gi * nblk + blk) * kk * mr;
                 for r in 0..mr.min(cog - blk * mr) {
@@ -328,7 +350,11 @@ impl<T: ConvFloat> Direct<T> {
                 }
             }
         }
-        Direct { g, nr, avx2, kc, dp, hp, wq, hstride, dstride, plane, offsets, nblk, packed }
+        // Flat tiles waste the halo columns of each padded row; row tiles waste the
+        // remainder of each row's last tile. Take whichever wastes less.
+        let row_cover = ow.div_ceil(nr) * nr;
+        let flat = sh == 1 && sw == 1 && wq < row_cover;
+        Direct { g, nr, avx2, flat, kc, dp, hp, wq, hstride, dstride, plane, offsets, nblk, packed }
     }
 
     fn padded_len(&self) -> usize {
@@ -403,6 +429,8 @@ trait Simd: Copy {
     unsafe fn zero() -> Self;
     unsafe fn splat(v: Self::E) -> Self;
     unsafe fn load(p: *const Self::E) -> Self;
+    /// The first `n < LANES` elements at `p`, zeros after (memory past them is not read).
+    unsafe fn load_partial(p: *const Self::E, n: usize) -> Self;
     unsafe fn store(self, p: *mut Self::E);
     /// `a * b + c`.
     unsafe fn fma(a: Self, b: Self, c: Self) -> Self;
@@ -428,6 +456,12 @@ impl<T: ConvFloat, const L: usize> Simd for Lanes<T, L> {
         Lanes(std::ptr::read_unaligned(p as *const [T; L]))
     }
     #[inline(always)]
+    unsafe fn load_partial(p: *const T, n: usize) -> Self {
+        let mut a = [T::zero(); L];
+        std::ptr::copy_nonoverlapping(p, a.as_mut_ptr(), n);
+        Lanes(a)
+    }
+    #[inline(always)]
     unsafe fn store(self, p: *mut T) {
         std::ptr::write_unaligned(p as *mut [T; L], self.0)
     }
@@ -446,7 +480,11 @@ impl<T: ConvFloat, const L: usize> Simd for Lanes<T, L> {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{tile_loop, Rows, Simd, MR};
+    use super::{tile_loop, wgrad_rows, Rows, Simd, Wgrad, MR, WK, WM};
+
+    /// Lane masks for partial loads: `n` lanes start at index `8 - n` (`4 - n`).
+    static MASK32: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+    static MASK64: [i64; 8] = [-1, -1, -1, -1, 0, 0, 0, 0];
 
     #[derive(Clone, Copy)]
     pub struct F32x8(__m256);
@@ -469,6 +507,11 @@ mod avx2 {
         #[inline(always)]
         unsafe fn load(p: *const f32) -> Self {
             F32x8(_mm256_loadu_ps(p))
+        }
+        #[inline(always)]
+        unsafe fn load_partial(p: *const f32, n: usize) -> Self {
+            let mask = _mm256_loadu_si256(MASK32.as_ptr().add(8 - n) as *const __m256i);
+            F32x8(_mm256_maskload_ps(p, mask))
         }
         #[inline(always)]
         unsafe fn store(self, p: *mut f32) {
@@ -496,6 +539,11 @@ mod avx2 {
             F64x4(_mm256_loadu_pd(p))
         }
         #[inline(always)]
+        unsafe fn load_partial(p: *const f64, n: usize) -> Self {
+            let mask = _mm256_loadu_si256(MASK64.as_ptr().add(4 - n) as *const __m256i);
+            F64x4(_mm256_maskload_pd(p, mask))
+        }
+        #[inline(always)]
         unsafe fn store(self, p: *mut f64) {
             _mm256_storeu_pd(p, self.0)
         }
@@ -514,98 +562,277 @@ mod avx2 {
     pub unsafe fn rows_f64(job: &Rows<'_, f64>) {
         tile_loop::<F64x4, MR, 2>(job)
     }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn wgrad_f32(job: &Wgrad<'_, f32>) {
+        wgrad_rows::<F32x8, WM, WK>(job)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn wgrad_f64(job: &Wgrad<'_, f64>) {
+        wgrad_rows::<F64x4, WM, WK>(job)
+    }
+}
+
+/// A run of output columns of one tile: `len` outputs at plane offset `y` come from tile
+/// columns `t..t + len`.
+#[derive(Clone, Copy, Default)]
+struct Seg {
+    y: usize,
+    t: usize,
+    len: usize,
 }
 
 /// The register-tiled loop over a block of rows: tiles of `MR` output channels by
-/// `NV * LANES` output columns, accumulated over `K` in blocks of `kc`.
+/// `NV * LANES` output positions, accumulated over `K` in blocks of `kc`. A tile covers
+/// part of one output row, or (flat mode) consecutive positions of the padded frame
+/// across rows, whose halo columns are computed and dropped.
 #[inline(always)]
 unsafe fn tile_loop<V: Simd, const MR: usize, const NV: usize>(j: &Rows<'_, V::E>) {
     let d = j.d;
-    let l = V::LANES;
-    let nr = NV * l;
+    let nr = NV * V::LANES;
     debug_assert!(d.nr == nr && nr <= 64);
     let g = &d.g;
     let [_, oh_n, ow_n] = g.out;
     let [sd, sh, _] = g.stride;
-    let kk = g.krows();
-    let cog = g.cog();
-    let out_vol = g.out_vol();
+    let (kk, cog, out_vol) = (g.krows(), g.cog(), g.out_vol());
     let gbuf = j.buf.add(j.gi * g.cig() * d.plane);
-    let mut tmp = [V::E::zero(); 64];
+    let ygroup = j.y.add(j.gi * cog * out_vol);
+    let mut tmp = [[V::E::zero(); 64]; MR];
+    let mut segs = [Seg::default(); 66];
     let mut kb0 = 0;
-    loop {
+    while kb0 < kk {
         let kb1 = (kb0 + d.kc).min(kk);
-        let first = kb0 == 0;
-        let offs = &d.offsets[kb0..kb1];
-        for r in j.rows.0..j.rows.1 {
-            let (od, oh) = (r / oh_n, r % oh_n);
-            let xrow = gbuf.add(od * sd * d.dstride + oh * sh * d.hstride);
-            let yrow = j.y.add((j.gi * cog) * out_vol + r * ow_n);
-            let mut ow0 = 0;
-            while ow0 < ow_n {
-                let nv = (ow_n - ow0).min(nr);
-                let xp = xrow.add(ow0);
-                for blk in 0..d.nblk {
-                    let co0 = blk * MR;
-                    let mv = (cog - co0).min(MR);
-                    let yp = yrow.add(co0 * out_vol + ow0);
-                    let mut acc = [[V::zero(); NV]; MR];
-                    for (rr, a) in acc.iter_mut().enumerate() {
-                        if rr >= mv {
-                            break;
+        let kb = (kb0, kb1, kb0 == 0);
+        if d.flat {
+            // Rows [r, r1) of each depth slice as one run of the padded frame (stride 1).
+            let mut r = j.rows.0;
+            while r < j.rows.1 {
+                let (od, oh_a) = (r / oh_n, r % oh_n);
+                let oh_b = oh_n.min(oh_a + (j.rows.1 - r));
+                let (p0, p1) = (oh_a * d.wq, (oh_b - 1) * d.wq + ow_n);
+                let xbase = gbuf.add(od * sd * d.dstride);
+                let ybase = ygroup.add(od * oh_n * ow_n);
+                let mut p = p0;
+                while p < p1 {
+                    let pe = (p + nr).min(p1);
+                    let mut ns = 0;
+                    let mut q = p;
+                    while q < pe {
+                        let (oh, ow) = (q / d.wq, q % d.wq);
+                        let row_end = pe.min(oh * d.wq + d.wq);
+                        if ow < ow_n {
+                            let len = ow_n.min(ow + (row_end - q)) - ow;
+                            segs[ns] = Seg { y: oh * ow_n + ow, t: q - p, len };
+                            ns += 1;
                         }
-                        if !first {
-                            let src = if nv == nr {
-                                yp.add(rr * out_vol) as *const V::E
-                            } else {
-                                std::ptr::copy_nonoverlapping(yp.add(rr * out_vol), tmp.as_mut_ptr(), nv);
-                                tmp.as_ptr()
-                            };
-                            for (v, x) in a.iter_mut().enumerate() {
-                                *x = V::load(src.add(v * l));
-                            }
-                        } else if let Some(b) = j.bias {
-                            *a = [V::splat(*b.add(j.gi * cog + co0 + rr)); NV];
-                        }
+                        q = row_end;
                     }
-                    let mut wp = d.packed.as_ptr().add(((j.gi * d.nblk + blk) * kk + kb0) * MR);
-                    for &off in offs {
-                        let bp = xp.add(off);
-                        let mut bv = [V::zero(); NV];
-                        for (v, x) in bv.iter_mut().enumerate() {
-                            *x = V::load(bp.add(v * l));
-                        }
-                        for (rr, a) in acc.iter_mut().enumerate() {
-                            let w = V::splat(*wp.add(rr));
-                            for (x, b) in a.iter_mut().zip(&bv) {
-                                *x = V::fma(w, *b, *x);
-                            }
-                        }
-                        wp = wp.add(MR);
-                    }
-                    for (rr, a) in acc.iter().enumerate() {
-                        if rr >= mv {
-                            break;
-                        }
-                        let dst = yp.add(rr * out_vol);
-                        if nv == nr {
-                            for (v, x) in a.iter().enumerate() {
-                                x.store(dst.add(v * l));
-                            }
-                        } else {
-                            for (v, x) in a.iter().enumerate() {
-                                x.store(tmp.as_mut_ptr().add(v * l));
-                            }
-                            std::ptr::copy_nonoverlapping(tmp.as_ptr(), dst, nv);
-                        }
-                    }
+                    tile::<V, MR, NV>(j, kb, xbase.add(p), ybase, &segs[..ns], &mut tmp);
+                    p += nr;
                 }
-                ow0 += nr;
+                r += oh_b - oh_a;
+            }
+        } else {
+            for r in j.rows.0..j.rows.1 {
+                let (od, oh) = (r / oh_n, r % oh_n);
+                let xrow = gbuf.add(od * sd * d.dstride + oh * sh * d.hstride);
+                let mut ow0 = 0;
+                while ow0 < ow_n {
+                    let seg = Seg { y: r * ow_n + ow0, t: 0, len: (ow_n - ow0).min(nr) };
+                    tile::<V, MR, NV>(j, kb, xrow.add(ow0), ygroup, &[seg], &mut tmp);
+                    ow0 += nr;
+                }
             }
         }
         kb0 = kb1;
-        if kb0 >= kk {
-            break;
+    }
+}
+
+/// One tile position for every output-channel block: `xp` is the padded input under tile
+/// column 0, `y` the group's first output plane, `segs` where the tile's columns go.
+#[inline(always)]
+unsafe fn tile<V: Simd, const MR: usize, const NV: usize>(
+    j: &Rows<'_, V::E>,
+    (kb0, kb1, first): (usize, usize, bool),
+    xp: *const V::E,
+    y: *mut V::E,
+    segs: &[Seg],
+    tmp: &mut [[V::E; 64]; MR],
+) {
+    let d = j.d;
+    let (l, nr) = (V::LANES, NV * V::LANES);
+    let g = &d.g;
+    let (kk, cog, out_vol) = (g.krows(), g.cog(), g.out_vol());
+    // One whole segment: vectors go straight to and from the output.
+    let direct = segs.len() == 1 && segs[0].len == nr;
+    let offs = &d.offsets[kb0..kb1];
+    for blk in 0..d.nblk {
+        let co0 = blk * MR;
+        let mv = (cog - co0).min(MR);
+        let yc = y.add(co0 * out_vol);
+        let mut acc = [[V::zero(); NV]; MR];
+        for (rr, a) in acc.iter_mut().enumerate() {
+            if rr >= mv {
+                break;
+            }
+            if !first {
+                let src = if direct {
+                    yc.add(rr * out_vol + segs[0].y) as *const V::E
+                } else {
+                    let t = &mut tmp[rr];
+                    for s in segs {
+                        std::ptr::copy_nonoverlapping(yc.add(rr * out_vol + s.y), t.as_mut_ptr().add(s.t), s.len);
+                    }
+                    t.as_ptr()
+                };
+                for (v, x) in a.iter_mut().enumerate() {
+                    *x = V::load(src.add(v * l));
+                }
+            } else if let Some(b) = j.bias {
+                *a = [V::splat(*b.add(j.gi * cog + co0 + rr)); NV];
+            }
+        }
+        let mut wp = d.packed.as_ptr().add(((j.gi * d.nblk + blk) * kk + kb0) * MR);
+        for &off in offs {
+            let bp = xp.add(off);
+            let mut bv = [V::zero(); NV];
+            for (v, x) in bv.iter_mut().enumerate() {
+                *x = V::load(bp.add(v * l));
+            }
+            for (rr, a) in acc.iter_mut().enumerate() {
+                let w = V::splat(*wp.add(rr));
+                for (x, b) in a.iter_mut().zip(&bv) {
+                    *x = V::fma(w, *b, *x);
+                }
+            }
+            wp = wp.add(MR);
+        }
+        for (rr, a) in acc.iter().enumerate() {
+            if rr >= mv {
+                break;
+            }
+            if direct {
+                let dst = yc.add(rr * out_vol + segs[0].y);
+                for (v, x) in a.iter().enumerate() {
+                    x.store(dst.add(v * l));
+                }
+            } else {
+                let t = &mut tmp[rr];
+                for (v, x) in a.iter().enumerate() {
+                    x.store(t.as_mut_ptr().add(v * l));
+                }
+                for s in segs {
+                    std::ptr::copy_nonoverlapping(t.as_ptr().add(s.t), yc.add(rr * out_vol + s.y), s.len);
+                }
+            }
+        }
+    }
+}
+
+/// Output channels and kernel taps per weight-gradient tile (9 accumulators, 3 + 3 loads).
+const WM: usize = 3;
+const WK: usize = 3;
+
+/// A block of output rows of one image for the direct weight gradient.
+pub struct Wgrad<'a, T> {
+    d: &'a Direct<T>,
+    /// The image's padded copy and output gradient.
+    buf: *const T,
+    gy: *const T,
+    rows: (usize, usize),
+    /// Vector accumulators: `[group][co block][tap block][WM][WK][lanes]`.
+    acc: *mut T,
+}
+
+/// Accumulates `gy[co, p] * x[p + off[k]]` over rows `rows`, lane by lane, for every
+/// (channel block, tap block) tile; blocks of rows keep the data of one pass in L1.
+#[inline(always)]
+unsafe fn wgrad_rows<V: Simd, const WM: usize, const WK: usize>(j: &Wgrad<'_, V::E>) {
+    let d = j.d;
+    let l = V::LANES;
+    let g = &d.g;
+    let [_, oh_n, ow_n] = g.out;
+    let [sd, sh, _] = g.stride;
+    let (kk, cog, ov) = (g.krows(), g.cog(), g.out_vol());
+    let (ncb, nkb) = (cog.div_ceil(WM), kk.div_ceil(WK));
+    let tile_len = WM * WK * l;
+    // Rows per pass: about 16 KB of output gradient.
+    let rb = (4096 / (cog * ow_n).max(1)).max(1);
+    for gi in 0..g.groups {
+        let gbuf = j.buf.add(gi * g.cig() * d.plane);
+        let gyg = j.gy.add(gi * cog * ov);
+        let mut r0 = j.rows.0;
+        while r0 < j.rows.1 {
+            let r1 = (r0 + rb).min(j.rows.1);
+            for cb in 0..ncb {
+                let co0 = cb * WM;
+                let mv = (cog - co0).min(WM);
+                for kb in 0..nkb {
+                    let k0 = kb * WK;
+                    let mut offs = [0; WK];
+                    for (t, o) in offs.iter_mut().enumerate() {
+                        *o = d.offsets[(k0 + t).min(kk - 1)];
+                    }
+                    let ap = j.acc.add(((gi * ncb + cb) * nkb + kb) * tile_len);
+                    let mut acc = [[V::zero(); WK]; WM];
+                    for (m, a) in acc.iter_mut().enumerate() {
+                        for (t, x) in a.iter_mut().enumerate() {
+                            *x = V::load(ap.add((m * WK + t) * l));
+                        }
+                    }
+                    for r in r0..r1 {
+                        let (od, oh) = (r / oh_n, r % oh_n);
+                        let xrow = gbuf.add(od * sd * d.dstride + oh * sh * d.hstride);
+                        let gyrow = gyg.add(co0 * ov + r * ow_n);
+                        // Channels past the block's end re-read its last one; their sums
+                        // are never stored.
+                        let mut gp = [gyrow; WM];
+                        for (m, p) in gp.iter_mut().enumerate() {
+                            *p = gyrow.add(m.min(mv - 1) * ov);
+                        }
+                        let mut xp = [xrow; WK];
+                        for (p, &o) in xp.iter_mut().zip(&offs) {
+                            *p = xrow.add(o);
+                        }
+                        let mut ow0 = 0;
+                        while ow0 < ow_n {
+                            let nv = ow_n - ow0;
+                            let mut gv = [V::zero(); WM];
+                            let mut xv = [V::zero(); WK];
+                            if nv >= l {
+                                for (v, p) in gv.iter_mut().zip(&gp) {
+                                    *v = V::load(p.add(ow0));
+                                }
+                                for (v, p) in xv.iter_mut().zip(&xp) {
+                                    *v = V::load(p.add(ow0));
+                                }
+                            } else {
+                                // Past the row's end lanes are zero in both operands (the
+                                // next row's infinities would turn 0 * inf into NaN).
+                                for (v, p) in gv.iter_mut().zip(&gp) {
+                                    *v = V::load_partial(p.add(ow0), nv);
+                                }
+                                for (v, p) in xv.iter_mut().zip(&xp) {
+                                    *v = V::load_partial(p.add(ow0), nv);
+                                }
+                            }
+                            for (a, gm) in acc.iter_mut().zip(&gv) {
+                                for (x, xt) in a.iter_mut().zip(&xv) {
+                                    *x = V::fma(*gm, *xt, *x);
+                                }
+                            }
+                            ow0 += l;
+                        }
+                    }
+                    for (m, a) in acc.iter().enumerate() {
+                        for (t, x) in a.iter().enumerate() {
+                            x.store(ap.add((m * WK + t) * l));
+                        }
+                    }
+                }
+            }
+            r0 = r1;
         }
     }
 }
@@ -699,13 +926,18 @@ pub unsafe fn forward<T: ConvFloat>(g: &Geom, x: *const T, w: *const T, bias: Op
     }
 }
 
-/// Whether the direct kernel beats im2col + GEMM: its tiles span `tile_width` output
-/// columns, so narrow outputs (7x7 maps: 7 of 16 lanes busy) waste much of each tile,
-/// which only pays while `K` is small enough that building the im2col matrix dominates.
+/// Whether the direct kernel beats im2col + GEMM. Its tiles span `tile_width` output
+/// positions: along a row (narrow rows, such as 7x7 maps with a stride, leave much of
+/// the last tile idle) or, for stride 1, across rows of the padded frame (the halo
+/// columns are wasted). Waste only pays while `K` is small enough that building the
+/// im2col matrix dominates.
 fn direct_pays(g: &Geom) -> bool {
     let (ow, nr) = (g.out[2], tile_width());
-    let used = ow as f64 / (ow.div_ceil(nr) * nr) as f64;
-    used >= 0.75 || g.krows() <= 64
+    let mut cover = ow.div_ceil(nr) * nr;
+    if g.stride[1] == 1 && g.stride[2] == 1 {
+        cover = cover.min(ow + g.dil[2] * (g.kernel[2] - 1));
+    }
+    ow as f64 / cover as f64 >= 0.75 || g.krows() <= 64
 }
 
 /// Output columns per tile of the direct kernel (two vectors of float32).
@@ -862,12 +1094,77 @@ unsafe fn backward_input_direct<T: ConvFloat>(g: &Geom, gt: &Geom, gy: *const T,
     direct_run(&Direct::new(*gt, wt.as_ptr()), gy, None, gx)
 }
 
-/// The weight gradient: `gw = sum_n gy_n @ im2col(x_n)^T` per group; `gw` is fully written.
+/// The weight gradient through the padded image (no im2col matrix): tasks of (image,
+/// rows) accumulate into private vector accumulators, summed at the end.
+unsafe fn backward_weight_direct<T: ConvFloat>(g: &Geom, gy: *const T, x: *const T, gw: *mut T) {
+    let d = Direct::new(*g, std::ptr::null());
+    let lanes = d.nr / 2;
+    let (kk, cog) = (g.krows(), g.cog());
+    let (ncb, nkb) = (cog.div_ceil(WM), kk.div_ceil(WK));
+    let acc_len = g.groups * ncb * nkb * WM * WK * lanes;
+    let (in_img, out_img) = (g.c_in * g.in_vol(), g.c_out * g.out_vol());
+    let nrows = g.out[0] * g.out[1];
+    let nt = threads();
+    let work = g.n * g.c_out * kk * g.out_vol();
+    let chunks = if nt == 1 || work < PAR_WORK || g.n >= nt { 1 } else { (2 * nt).div_ceil(g.n).min(nrows) };
+    let per = nrows.div_ceil(chunks);
+    let tasks = g.n * chunks;
+    let (gys, xs) = (SendPtr(gy as *mut T), SendPtr(x as *mut T));
+    // State per rayon fold: padded buffer, which image it holds, accumulators.
+    let run = |(mut buf, mut held, mut acc): (Vec<T>, usize, Vec<T>), t: usize| {
+        let (i, c) = (t / chunks, t % chunks);
+        let (r0, r1) = (c * per, ((c + 1) * per).min(nrows));
+        if r0 < r1 {
+            if held != i {
+                d.pad(xs.get().add(i * in_img), buf.as_mut_ptr());
+                held = i;
+            }
+            let job = Wgrad {
+                d: &d,
+                buf: buf.as_ptr(),
+                gy: gys.get().add(i * out_img),
+                rows: (r0, r1),
+                acc: acc.as_mut_ptr(),
+            };
+            T::run_wgrad(&job);
+        }
+        (buf, held, acc)
+    };
+    let init = || (vec![T::zero(); d.padded_len()], usize::MAX, vec![T::zero(); acc_len]);
+    let partials: Vec<Vec<T>> = if chunks == 1 && (nt == 1 || work < PAR_WORK) {
+        vec![(0..tasks).fold(init(), run).2]
+    } else {
+        (0..tasks).into_par_iter().fold(init, run).map(|s| s.2).collect()
+    };
+    let mut sum = vec![T::zero(); acc_len];
+    for p in partials {
+        for (s, v) in sum.iter_mut().zip(p) {
+            *s = T::add(*s, v);
+        }
+    }
+    let tile_len = WM * WK * lanes;
+    for gi in 0..g.groups {
+        for cb in 0..ncb {
+            for kb in 0..nkb {
+                let tile = &sum[((gi * ncb + cb) * nkb + kb) * tile_len..][..tile_len];
+                for m in 0..WM.min(cog - cb * WM) {
+                    for t in 0..WK.min(kk - kb * WK) {
+                        let v = tile[(m * WK + t) * lanes..][..lanes].iter().fold(T::zero(), |a, &b| T::add(a, b));
+                        *gw.add((gi * cog + cb * WM + m) * kk + kb * WK + t) = v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The weight gradient: `gw = sum_n gy_n @ im2col(x_n)^T` per group (or the direct
+/// kernel for small `K`); `gw` is fully written.
 ///
 /// # Safety
 /// `gy` is `(n, c_out, *out)`, `x` `(n, c_in, *input)`, `gw` `(c_out, c_in/groups,
 /// *kernel)`, contiguous, `g` validated.
-pub unsafe fn backward_weight<T: ConvFloat>(g: &Geom, gy: *const T, x: *const T, gw: *mut T) {
+pub unsafe fn backward_weight<T: ConvFloat>(g: &Geom, gy: *const T, x: *const T, gw: *mut T, algo: Algo) {
     let (kk, cog, ov, ow_n) = (g.krows(), g.cog(), g.out_vol(), g.out[2]);
     let wlen = g.c_out * kk;
     if wlen == 0 {
@@ -876,6 +1173,10 @@ pub unsafe fn backward_weight<T: ConvFloat>(g: &Geom, gy: *const T, x: *const T,
     std::ptr::write_bytes(gw, 0, wlen);
     if g.n == 0 || ov == 0 {
         return;
+    }
+    // Each tile re-reads its rows of gy and x, so the direct kernel pays for small K only.
+    if algo == Algo::Direct || (algo == Algo::Auto && kk <= 64) {
+        return backward_weight_direct(g, gy, x, gw);
     }
     let (in_img, out_img) = (g.c_in * g.in_vol(), g.c_out * g.out_vol());
     let nrows = g.out[0] * g.out[1];
@@ -994,8 +1295,13 @@ mod tests {
                     backward_input(&g, gy.as_ptr(), w.as_ptr(), gx[i].as_mut_ptr(), algo);
                 }
             }
+            let mut gw = [vec![0.0; c_out * g.krows()], vec![0.0; c_out * g.krows()]];
+            for (i, algo) in [Algo::Direct, Algo::Im2col].into_iter().enumerate() {
+                unsafe { backward_weight(&g, gy.as_ptr(), x.as_ptr(), gw[i].as_mut_ptr(), algo) };
+            }
             close(&y[0], &y[1], 1e-12);
             close(&gx[0], &gx[1], 1e-12);
+            close(&gw[0], &gw[1], 1e-11);
             // float32 through the same kernels
             let f = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
             let (x32, w32, b32) = (f(&x), f(&w), f(&b));

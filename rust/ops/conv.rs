@@ -340,7 +340,13 @@ pub fn conv_backward_weight(
     let (gy, x) = (prepared(grad_out, compute)?, prepared(input, compute)?);
     let out = Tensor::for_overwrite(weight_shape, compute)?;
     with_float!(compute, T => unsafe {
-        kernels::backward_weight::<T>(&g, gy.data_ptr() as *const T, x.data_ptr() as *const T, out.data_ptr() as *mut T)
+        kernels::backward_weight::<T>(
+            &g,
+            gy.data_ptr() as *const T,
+            x.data_ptr() as *const T,
+            out.data_ptr() as *mut T,
+            algo(),
+        )
     });
     finish(out, dt)
 }
