@@ -1,6 +1,7 @@
-//! Matrix products. float32/float64 go to the `gemm` crate (run-time SIMD dispatch,
-//! cache blocking, rayon threads: on par with OpenBLAS here); integers use a blocked
-//! i-k-j loop whose inner loop vectorises. Operands are read through their strides.
+//! Matrix products. float32/float64 go to our BLIS-style kernels (`super::gemm`) on
+//! AVX2+FMA CPUs, and to the `gemm` crate elsewhere (AVX-512, which that crate has
+//! kernels for, non-x86 and old x86 CPUs) and for very narrow products; integers use a
+//! blocked i-k-j loop whose inner loop vectorises. Operands are read through their strides.
 
 use super::num::Num;
 
@@ -29,6 +30,20 @@ pub unsafe fn gemm_float<T: 'static + Copy + Num>(
     c_cs: isize,
     threads: usize,
 ) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        for i in 0..m {
+            for j in 0..n {
+                *c.offset(i as isize * c_rs + j as isize * c_cs) = T::zero();
+            }
+        }
+        return;
+    }
+    if super::gemm::try_gemm(m, n, k, a, b, c, c_rs, c_cs, threads) {
+        return;
+    }
     let par = if threads > 1 && m * n * k >= 64 * 64 * 64 {
         gemm::Parallelism::Rayon(threads)
     } else {

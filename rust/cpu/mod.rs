@@ -8,6 +8,7 @@ pub mod elementwise;
 pub mod fill;
 pub mod fmath;
 pub mod gelu;
+pub mod gemm;
 pub mod matmul;
 pub mod num;
 pub mod pool;

@@ -40,7 +40,8 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let mut oshape = batch.to_vec();
     oshape.extend([m, n]);
     let (la, lb) = (a2.layout().broadcast_to(&ashape)?, b2.layout().broadcast_to(&bshape)?);
-    let out = Tensor::zeros(&oshape, compute)?;
+    // Every kernel below writes all of its output (k == 0 included).
+    let out = Tensor::for_overwrite(&oshape, compute)?;
     let nbatch: usize = batch.iter().product();
     let bd = batch.len();
     // Element offsets of every batch matrix in a, b and out.
@@ -77,12 +78,15 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
                 gemm_int(m, n, k, am, bm, c, crs, ccs)
             }
         };
-        if nbatch > 1 && !big && nbatch * m * n * k >= PARALLEL_MIN {
-            // Many small products: one per task.
+        // A batch splits across threads when its products are small, or when it divides
+        // evenly among them (threads then share nothing; each product alone would split
+        // its own work and pack shared operands twice).
+        if threads > 1 && nbatch > 1 && nbatch * m * n * k >= PARALLEL_MIN && (!big || nbatch % threads == 0) {
+            let tasks = if big { threads } else { nbatch.min(4 * threads) };
             rayon::scope(|sc| {
                 let one = &one;
-                for i in 0..nbatch {
-                    sc.spawn(move |_| one(i, 1));
+                for t in 0..tasks {
+                    sc.spawn(move |_| (t * nbatch / tasks..(t + 1) * nbatch / tasks).for_each(|i| one(i, 1)));
                 }
             });
         } else {
