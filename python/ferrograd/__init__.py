@@ -10,6 +10,7 @@ from . import (
     _reduce,  # noqa: F401  (adds the Python-implemented Tensor methods)
     autograd,
     linalg,
+    optim,
 )
 from ._conv import (
     conv1d,
