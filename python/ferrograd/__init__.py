@@ -9,6 +9,7 @@ from . import (
     _methods,
     _reduce,  # noqa: F401  (adds the Python-implemented Tensor methods)
     autograd,
+    data,
     linalg,
     optim,
 )
