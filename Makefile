@@ -12,7 +12,7 @@ all: build
 $(DEPS): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "maturin>=1.7,<2" "numpy>=1.23" "pytest>=7" "hypothesis>=6" ruff
+	$(PY) -m pip install -q "maturin>=1.7,<2" "numpy>=1.23" "pytest>=7" "hypothesis>=6" ruff safetensors tqdm
 	touch $@
 
 # Release build of the extension, installed into the venv in editable mode.

@@ -127,6 +127,7 @@ from ._manip import (
 )
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .linalg import torch_norm as norm
+from .serialization import load, save
 
 globals().update(_math.FUNCTIONS)
 globals().update(_reduce.FUNCTIONS)
