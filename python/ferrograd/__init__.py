@@ -11,6 +11,7 @@ from . import (
     autograd,
     data,
     linalg,
+    nn,
     optim,
 )
 from ._conv import (
