@@ -146,6 +146,28 @@ pub struct PoolArgs<'a> {
     pub ceil_mode: bool,
 }
 
+/// [`PoolArgs`] that own their values, for keeping in a backward closure.
+#[derive(Clone, Debug, Default)]
+pub struct PoolSpec {
+    pub kernel: Vec<i64>,
+    pub stride: Vec<i64>,
+    pub padding: Vec<i64>,
+    pub dilation: Vec<i64>,
+    pub ceil_mode: bool,
+}
+
+impl PoolSpec {
+    pub fn args(&self) -> PoolArgs<'_> {
+        PoolArgs {
+            kernel: &self.kernel,
+            stride: &self.stride,
+            padding: &self.padding,
+            dilation: &self.dilation,
+            ceil_mode: self.ceil_mode,
+        }
+    }
+}
+
 fn geometry(name: &str, shape: &[usize], a: &PoolArgs<'_>) -> Result<Geometry> {
     let k = a.kernel.len();
     if !(1..=3).contains(&k) {

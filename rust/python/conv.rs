@@ -9,6 +9,7 @@ use pyo3::types::{PyList, PyString, PyTuple};
 use super::convert::{dims_of, index_int, shape_of, to_tensor};
 use super::errors::run;
 use super::tensor::PyTensor;
+use crate::autograd::func::image;
 use crate::core::Tensor;
 use crate::ops::conv::{self, ConvParams, PaddingSpec};
 
@@ -98,7 +99,7 @@ pub fn _conv(
         groups,
     )?;
     let work = x.numel().max(w.numel()) * w.shape().get(2..).map_or(1, |k| k.iter().product::<usize>().max(1));
-    Ok(run(py, work, move || conv::conv(&x, &w, b.as_ref(), &p))?.into())
+    Ok(run(py, work, move || image::conv(&x, &w, b.as_ref(), &p))?.into())
 }
 
 /// Transposed convolution of `input` (N, C_in, *spatial) by `weight` (C_in, C_out/groups, *kernel).
@@ -133,7 +134,7 @@ pub fn _conv_transpose(
     }
     let op: Vec<usize> = op.into_iter().map(|v| v as usize).collect();
     let work = x.numel().max(w.numel()) * kernel.iter().product::<usize>().max(1);
-    Ok(run(py, work, move || conv::conv_transpose(&x, &w, b.as_ref(), &p, &op))?.into())
+    Ok(run(py, work, move || image::conv_transpose(&x, &w, b.as_ref(), &p, &op))?.into())
 }
 
 /// Gradient of `conv` with respect to its input, for a forward input of shape `input_shape`.

@@ -9,10 +9,11 @@ use pyo3::types::{PyList, PyTuple};
 use super::convert::{dims_of, index_int, scalar_of, shape_of, to_tensor, Int, Size};
 use super::errors::run;
 use super::tensor::PyTensor;
+use crate::autograd::func::image;
 use crate::core::Scalar;
 use crate::ops::interpolate::{self as interp, InterpMode};
 use crate::ops::pad::{self as padding, PadMode};
-use crate::ops::pool::{self, PoolArgs};
+use crate::ops::pool::{self, PoolSpec};
 
 /// An int or a sequence of ints (a 1-sequence or an int repeats over the `k` dims).
 fn per_axis(obj: Option<&Bound<'_, PyAny>>, default: i64, k: usize, what: &str) -> PyResult<Vec<i64>> {
@@ -70,41 +71,22 @@ fn shape_arg(obj: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
     shape_of(&dims_of(obj)?)
 }
 
-/// Pooling arguments, owned, for a call that runs without the GIL.
-struct Args {
-    kernel: Vec<i64>,
-    stride: Vec<i64>,
-    padding: Vec<i64>,
-    dilation: Vec<i64>,
+/// Pooling arguments from Python values for `k` spatial dims.
+fn pool_spec(
+    k: usize,
+    kernel_size: &Bound<'_, PyAny>,
+    stride: Option<&Bound<'_, PyAny>>,
+    padding: Option<&Bound<'_, PyAny>>,
+    dilation: Option<&Bound<'_, PyAny>>,
     ceil_mode: bool,
-}
-
-impl Args {
-    fn new(
-        k: usize,
-        kernel_size: &Bound<'_, PyAny>,
-        stride: Option<&Bound<'_, PyAny>>,
-        padding: Option<&Bound<'_, PyAny>>,
-        dilation: Option<&Bound<'_, PyAny>>,
-        ceil_mode: bool,
-    ) -> PyResult<Args> {
-        Ok(Args {
-            kernel: per_axis(Some(kernel_size), 1, k, "kernel_size")?,
-            stride: stride_arg(stride, k)?,
-            padding: per_axis(padding, 0, k, "padding")?,
-            dilation: per_axis(dilation, 1, k, "dilation")?,
-            ceil_mode,
-        })
-    }
-    fn get(&self) -> PoolArgs<'_> {
-        PoolArgs {
-            kernel: &self.kernel,
-            stride: &self.stride,
-            padding: &self.padding,
-            dilation: &self.dilation,
-            ceil_mode: self.ceil_mode,
-        }
-    }
+) -> PyResult<PoolSpec> {
+    Ok(PoolSpec {
+        kernel: per_axis(Some(kernel_size), 1, k, "kernel_size")?,
+        stride: stride_arg(stride, k)?,
+        padding: per_axis(padding, 0, k, "padding")?,
+        dilation: per_axis(dilation, 1, k, "dilation")?,
+        ceil_mode,
+    })
 }
 
 /// Max pooling over the last `spatial_dims` dims: `(values, int64 indices)`.
@@ -122,8 +104,8 @@ pub fn _max_pool(
     spatial_dims: Size,
 ) -> PyResult<(PyTensor, PyTensor)> {
     let t = to_tensor(x, None)?;
-    let a = Args::new(spatial_arg(spatial_dims)?, kernel_size, stride, padding, dilation, ceil_mode)?;
-    let (v, i) = run(py, t.numel(), move || pool::max_pool(&t, &a.get()))?;
+    let a = pool_spec(spatial_arg(spatial_dims)?, kernel_size, stride, padding, dilation, ceil_mode)?;
+    let (v, i) = run(py, t.numel(), move || image::max_pool(&t, &a))?;
     Ok((v.into(), i.into()))
 }
 
@@ -144,9 +126,9 @@ pub fn _avg_pool(
     spatial_dims: Size,
 ) -> PyResult<PyTensor> {
     let t = to_tensor(x, None)?;
-    let a = Args::new(spatial_arg(spatial_dims)?, kernel_size, stride, padding, None, ceil_mode)?;
+    let a = pool_spec(spatial_arg(spatial_dims)?, kernel_size, stride, padding, None, ceil_mode)?;
     let div = divisor_override.map(|d| d.0);
-    Ok(run(py, t.numel(), move || pool::avg_pool(&t, &a.get(), count_include_pad, div))?.into())
+    Ok(run(py, t.numel(), move || image::avg_pool(&t, &a, count_include_pad, div))?.into())
 }
 
 /// Adaptive output sizes: an int, None, or a sequence of ints/None (None keeps a dim).
@@ -185,10 +167,10 @@ pub fn _adaptive_pool(
     let t = to_tensor(x, None)?;
     let size = output_size_arg(output_size, spatial_arg(spatial_dims)?)?;
     if max {
-        let (v, i) = run(py, t.numel(), move || pool::adaptive_max_pool(&t, &size))?;
+        let (v, i) = run(py, t.numel(), move || image::adaptive_max_pool(&t, &size))?;
         Ok((v.into(), Some(i.into())))
     } else {
-        Ok((run(py, t.numel(), move || pool::adaptive_avg_pool(&t, &size))?.into(), None))
+        Ok((run(py, t.numel(), move || image::adaptive_avg_pool(&t, &size))?.into(), None))
     }
 }
 
@@ -226,7 +208,7 @@ pub fn _pad(
         return Err(PyValueError::new_err(format!("pad: mode '{mode}' does not take a value argument")));
     }
     let v = v.unwrap_or(Scalar::Int(0));
-    Ok(run(py, t.numel(), move || padding::pad(&t, &p, m, v))?.into())
+    Ok(run(py, t.numel(), move || image::pad(&t, &p, m, v))?.into())
 }
 
 /// Scale factors: None, a float (repeated over the `k` spatial dims) or one per dim.
@@ -259,7 +241,7 @@ pub fn _interpolate(
     let m = InterpMode::parse(mode)?;
     let sc = scales_arg(scale, t.ndim().saturating_sub(2))?;
     let work = t.numel() + size.iter().product::<usize>();
-    Ok(run(py, work, move || interp::interpolate(&t, &size, m, align_corners, sc.as_deref()))?.into())
+    Ok(run(py, work, move || image::interpolate(&t, &size, m, align_corners, sc.as_deref()))?.into())
 }
 
 // ---- backward primitives (for autograd) ------------------------------------------------
@@ -306,10 +288,10 @@ pub fn _avg_pool_backward(
     let g = to_tensor(grad_out, None)?;
     let shape = shape_arg(input_shape)?;
     let k = spatial_of(kernel_size, spatial_dims, shape.len())?;
-    let a = Args::new(k, kernel_size, stride, padding, None, ceil_mode)?;
+    let a = pool_spec(k, kernel_size, stride, padding, None, ceil_mode)?;
     let div = divisor_override.map(|d| d.0);
     let work = shape.iter().product::<usize>() + g.numel();
-    Ok(run(py, work, move || pool::avg_pool_backward(&g, &shape, &a.get(), count_include_pad, div))?.into())
+    Ok(run(py, work, move || pool::avg_pool_backward(&g, &shape, &a.args(), count_include_pad, div))?.into())
 }
 
 /// Backward of adaptive average pooling (the pooled dims follow from the shapes).

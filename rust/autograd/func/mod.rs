@@ -2,6 +2,7 @@
 //! requires grad and grad mode is on, records a node with its derivative formula.
 
 pub mod elementwise;
+pub mod image;
 pub mod linalg;
 pub mod reduce;
 pub mod shape;
