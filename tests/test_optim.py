@@ -424,18 +424,29 @@ def test_one_cycle(anneal, opt_name):
         sched.step()
         sched.step()
 
+
+@pytest.mark.parametrize("anneal", ["cos", "linear"])
+@pytest.mark.parametrize("opt_name", ["SGD", "Adam"])
+def test_one_cycle_matches_torch(anneal, opt_name):
     torch = pytest.importorskip("torch")
+    total = 20
+    kwargs = {"momentum": 0.9} if opt_name == "SGD" else {}
+    opt = getattr(optim, opt_name)([fg.zeros(2, requires_grad=True)], lr=0.1, **kwargs)
+    sched = lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=total, anneal_strategy=anneal)
     tw = torch.zeros(2, requires_grad=True)
     t_opt = getattr(torch.optim, opt_name)([tw], lr=0.1, **kwargs)
     t_sched = torch.optim.lr_scheduler.OneCycleLR(t_opt, max_lr=1.0, total_steps=total,
                                                   anneal_strategy=anneal)
-    t_lrs = []
+    key = "momentum" if opt_name == "SGD" else "betas"
     for _ in range(total - 1):
-        t_lrs.append(t_opt.param_groups[0]["lr"])
+        for ours, theirs in zip(opt.param_groups, t_opt.param_groups):
+            assert ours["lr"] == pytest.approx(theirs["lr"], rel=1e-14)
+            assert ours[key] == pytest.approx(theirs[key], rel=1e-14)
+        opt.step()
+        sched.step()
         t_opt.step()
         t_sched.step()
-    t_lrs.append(t_opt.param_groups[0]["lr"])
-    np.testing.assert_allclose(lrs, t_lrs, rtol=1e-14)
+    assert opt.param_groups[0]["lr"] == pytest.approx(t_opt.param_groups[0]["lr"], rel=1e-14)
 
 
 def test_scheduler_state_dict_resumes():
