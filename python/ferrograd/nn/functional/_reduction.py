@@ -39,9 +39,10 @@ def apply(loss: Tensor, reduction: str) -> Tensor:
     return loss.mean() if reduction == "mean" else loss.sum()
 
 
-def apply_weighted(loss: Tensor, weight: Tensor | None, reduction: str) -> Tensor:
-    """``loss * weight`` reduced; with a weight, 'mean' divides by the weights' sum (as
-    PyTorch's weighted regression losses do)."""
+def apply_weighted(loss: Tensor, weight: Tensor | None, reduction: str, mean_over_weights: bool = True) -> Tensor:
+    """``loss * weight`` reduced. 'mean' divides by the weights' sum, as PyTorch's
+    weighted ``mse_loss``/``l1_loss`` do, or by the element count with
+    ``mean_over_weights=False``, as its weighted ``huber_loss`` does."""
     if weight is None:
         return apply(loss, reduction)
     check(reduction)
@@ -50,4 +51,6 @@ def apply_weighted(loss: Tensor, weight: Tensor | None, reduction: str) -> Tenso
     weighted = loss * weight
     if reduction == "none":
         return weighted
-    return weighted.sum() if reduction == "sum" else weighted.sum() / weight.sum()
+    if reduction == "sum":
+        return weighted.sum()
+    return weighted.sum() / weight.sum() if mean_over_weights else weighted.mean()

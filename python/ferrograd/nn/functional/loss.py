@@ -172,7 +172,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     _warn_broadcast(input, target)
     d = abs(input - target)
     loss = where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
-    return _reduction.apply_weighted(loss, weight, reduction)
+    return _reduction.apply_weighted(loss, weight, reduction, mean_over_weights=False)
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
