@@ -10,7 +10,10 @@ from .._ops import Tensor
 
 
 def _apply(name: str, input: Tensor, inplace: bool, param: float | None = None) -> Tensor:
-    return _ops.unary(name, input, param, out=input if inplace else None)
+    if not inplace:
+        return _ops.unary(name, input, param)
+    _ops.unary(name, input, param, out=input)
+    return input  # the caller's object, as PyTorch's in-place ops return
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:

@@ -18,7 +18,10 @@ def _masked(input: Tensor, p: float, mask_shape, inplace: bool) -> Tensor:
     else:
         keep = rand(mask_shape, dtype=input.dtype, device=input.device) >= p
         scale = keep.astype(input.dtype) * (1.0 / (1.0 - p))
-    return input.mul_(scale) if inplace else input * scale
+    if inplace:
+        input.mul_(scale)
+        return input
+    return input * scale
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
