@@ -145,6 +145,45 @@ def run_numpy(ref, kwargs, dtype, steps=STEPS):
     return params
 
 
+@pytest.mark.parametrize(("name", "ref", "kwargs"), CASES, ids=CASE_IDS)
+def test_composed_path_matches_the_fused_kernel(name, ref, kwargs):
+    # Float32/float64 contiguous CPU parameters take the fused Rust step; a transposed
+    # (non-contiguous) parameter takes the composed tensor-op path. Same maths, same result.
+    def run(transposed):
+        params = []
+        for v in initial_values(np.float64):
+            t = fg.tensor(np.ascontiguousarray(v.T)).T if transposed and v.ndim == 2 else fg.tensor(v)
+            params.append(t.requires_grad_())
+        opt = getattr(optim, name)(params, **kwargs)
+        for step in range(STEPS):
+            for p in params:
+                p.grad = fg.from_numpy(fake_grad(p.detach().numpy(), step))
+            opt.step()
+        return [p.detach().numpy() for p in params]
+
+    for a, b in zip(run(False), run(True)):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+
+
+def test_fused_step_rejects_aliasing_and_bad_state():
+    p = fg.zeros(4, requires_grad=True)
+    g = fg.ones(4)
+    with pytest.raises(ValueError, match="share memory"):
+        fg._core._optimizer_step("sgd", [p, p], [g, g], [[], []], [0, 0],
+                                 dict(lr=0.1, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                                      nesterov=False, maximize=False))
+    with pytest.raises(ValueError, match="state tensors"):
+        fg._core._optimizer_step("adam", [p], [g], [[None]], [1],
+                                 dict(lr=0.1, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.0,
+                                      amsgrad=False, maximize=False))
+    with pytest.raises(KeyError, match="momentum"):
+        fg._core._optimizer_step("sgd", [p], [g], [[]], [0], dict(lr=0.1, weight_decay=0.0, maximize=False))
+    with pytest.raises(ValueError, match="shape"):
+        fg._core._optimizer_step("adagrad", [p], [fg.ones(3)], [[None]], [1],
+                                 dict(lr=0.1, lr_decay=0.0, eps=1e-10, weight_decay=0.0, maximize=False))
+    np.testing.assert_array_equal(p.detach().numpy(), np.zeros(4))  # nothing was written
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize(("name", "ref", "kwargs"), CASES, ids=CASE_IDS)
 def test_matches_numpy_reference(name, ref, kwargs, dtype):

@@ -11,6 +11,7 @@ pub mod gelu;
 pub mod gemm;
 pub mod matmul;
 pub mod num;
+pub mod optim;
 pub mod pool;
 pub mod random;
 pub mod reduce;

@@ -9,6 +9,7 @@ pub mod index;
 pub mod interpolate;
 pub mod linalg;
 pub mod manip;
+pub mod optim;
 pub mod pad;
 pub mod pool;
 pub mod reduce;

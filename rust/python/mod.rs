@@ -15,6 +15,7 @@ mod image;
 mod index;
 mod interop;
 mod math;
+mod optim;
 mod random;
 mod reduce;
 mod svd;
@@ -72,6 +73,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reduce::_searchsorted, m)?)?;
     m.add_function(wrap_pyfunction!(reduce::_unique, m)?)?;
     m.add_function(wrap_pyfunction!(svd::_svdvals, m)?)?;
+    m.add_function(wrap_pyfunction!(optim::_optimizer_step, m)?)?;
     m.add_function(wrap_pyfunction!(functions::simd_level, m)?)?;
     m.add_function(wrap_pyfunction!(functions::_scatter_add, m)?)?;
     m.add_function(wrap_pyfunction!(functions::_full, m)?)?;

@@ -3,12 +3,39 @@
 Each function follows PyTorch's ``_single_tensor_<name>`` in ``torch/optim/<name>.py``
 operation for operation (same order, same lerp/addcmul/addcdiv forms), so results agree
 with PyTorch to rounding. They update ``params`` and the state buffers in place and must
-run under ``no_grad``; a later issue replaces each with one fused Rust call per step.
+run under ``no_grad``.
+
+When every parameter is a contiguous float32 or float64 CPU tensor of one dtype (the
+usual case) the whole step is instead one fused Rust call, ``_core._optimizer_step``,
+which applies the same formulas in the same order to every element in one pass, on all
+cores, without the GIL. The composed form stays as the general path (other dtypes,
+other devices, mixed groups) and as the readable reference.
 """
 
 from __future__ import annotations
 
+from .. import _core
 from .._core import Tensor
+
+_FUSED_DTYPES = (_core.float32, _core.float64)
+
+
+def _fused_ok(params, grads) -> bool:
+    """Whether the fused kernel takes these parameters (see the module docstring)."""
+    if not params:
+        return False
+    dtype = params[0].dtype
+    return dtype in _FUSED_DTYPES and all(
+        p.dtype == dtype and p.device.type == "cpu" and g.device.type == "cpu" and p.is_contiguous()
+        for p, g in zip(params, grads))
+
+
+def _fused(kind: str, params, grads, state, steps, **hyper):
+    """Runs one fused step and returns every parameter's state tensors, or ``None`` (and
+    does nothing) when the parameters do not fit the fused kernel."""
+    if not _fused_ok(params, grads):
+        return None
+    return _core._optimizer_step(kind, params, grads, state, steps, hyper)
 
 # -- PyTorch's fused in-place helpers, composed from ferrograd's in-place ops.
 
@@ -57,6 +84,13 @@ def sgd(params, grads, momentum_buffers, *, lr, momentum, dampening, weight_deca
         nesterov, maximize) -> None:
     """SGD with optional momentum/Nesterov. ``momentum_buffers[i]`` is ``None`` until the
     first step, when it is set to a copy of the gradient (the caller stores it)."""
+    state = [[momentum_buffers[i]] if momentum != 0 else [] for i in range(len(params))]
+    new = _fused("sgd", params, grads, state, [0] * len(params), lr=lr, momentum=momentum,
+                 dampening=dampening, weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+    if new is not None:
+        if momentum != 0:
+            momentum_buffers[:] = [s[0] for s in new]
+        return
     for i, param in enumerate(params):
         grad = _prepare_grad(grads[i], param, weight_decay, maximize)
         if momentum != 0:
@@ -73,6 +107,13 @@ def sgd(params, grads, momentum_buffers, *, lr, momentum, dampening, weight_deca
 def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, *, amsgrad,
          beta1, beta2, lr, weight_decay, eps, maximize, decoupled_weight_decay) -> None:
     """Adam (and AdamW with ``decoupled_weight_decay=True``)."""
+    if _fused_ok(params, grads):
+        state = [[exp_avgs[i], exp_avg_sqs[i]] + ([max_exp_avg_sqs[i]] if amsgrad else [])
+                 for i in range(len(params))]
+        _fused("adamw" if decoupled_weight_decay else "adam", params, grads, state,
+               [int(_increment(s)) for s in state_steps], lr=lr, betas=(beta1, beta2), eps=eps,
+               weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize)
+        return
     for i, param in enumerate(params):
         grad = -grads[i] if maximize else grads[i]
         exp_avg, exp_avg_sq = exp_avgs[i], exp_avg_sqs[i]
@@ -101,6 +142,13 @@ def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, state_steps
             alpha, eps, weight_decay, momentum, centered, maximize) -> None:
     """RMSprop, optionally centered and with momentum (``grad_avgs`` / ``momentum_buffers``
     hold ``None`` where the option is off)."""
+    if _fused_ok(params, grads):
+        state = [[square_avgs[i]] + ([grad_avgs[i]] if centered else [])
+                 + ([momentum_buffers[i]] if momentum > 0 else []) for i in range(len(params))]
+        _fused("rmsprop", params, grads, state, [int(_increment(s)) for s in state_steps], lr=lr,
+               alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered,
+               maximize=maximize)
+        return
     for i, param in enumerate(params):
         _increment(state_steps[i])
         grad = _prepare_grad(grads[i], param, weight_decay, maximize)
@@ -122,6 +170,11 @@ def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, state_steps
 def adagrad(params, grads, state_sums, state_steps, *, lr, weight_decay, lr_decay, eps,
             maximize) -> None:
     """Adagrad with PyTorch's learning-rate decay ``lr / (1 + (step - 1) * lr_decay)``."""
+    if _fused_ok(params, grads):
+        _fused("adagrad", params, grads, [[s] for s in state_sums],
+               [int(_increment(s)) for s in state_steps], lr=lr, weight_decay=weight_decay,
+               lr_decay=lr_decay, eps=eps, maximize=maximize)
+        return
     for i, param in enumerate(params):
         step = _increment(state_steps[i])
         grad = _prepare_grad(grads[i], param, weight_decay, maximize)
