@@ -12,7 +12,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 import ferrograd as fg
 from ferrograd import nn
-from ferrograd.autograd import gradcheck
+from ferrograd.autograd import gradcheck, gradgradcheck
 
 RNG = np.random.default_rng(1234)
 
@@ -396,6 +396,33 @@ def test_batchnorm_gradcheck_train_and_eval():
     bn.eval()
     assert gradcheck(lambda x, w: nn.functional.batch_norm(x, bn.running_mean, bn.running_var, w, bn.bias),
                      (x, bn.weight))
+
+
+def test_batchnorm_fused_kernel_strided_spatial_and_second_derivatives():
+    # The fused kernel on a non-contiguous (N, C, H, W) view; its training gradient is one
+    # fused pass, and under create_graph a composed one, so gradgradcheck covers both.
+    x = fg.tensor(np.ascontiguousarray(randn(3, 2, 4, 5).transpose(0, 2, 3, 1))).permute(0, 3, 1, 2)
+    assert not x.is_contiguous()
+    x.requires_grad_()
+    w = fg.tensor(randn(2), requires_grad=True)
+    b = fg.tensor(randn(2), requires_grad=True)
+    ref = arr(x)
+    mean, var = ref.mean(axis=(0, 2, 3), keepdims=True), ref.var(axis=(0, 2, 3), keepdims=True)
+    want = (ref - mean) / np.sqrt(var + 1e-5) * arr(w).reshape(1, 2, 1, 1) + arr(b).reshape(1, 2, 1, 1)
+    np.testing.assert_allclose(arr(nn.functional.batch_norm(x, None, None, w, b, True)), want, rtol=1e-12,
+                               atol=1e-12)
+
+    def train(x, w, b):
+        return nn.functional.batch_norm(x, None, None, w, b, True, eps=1e-3)
+
+    rm, rv = fg.tensor(randn(2)), fg.tensor(np.abs(randn(2)) + 0.5)
+
+    def evaluate(x, w, b):
+        return nn.functional.batch_norm(x, rm, rv, w, b, False)
+
+    for f in (train, evaluate):
+        assert gradcheck(f, (x, w, b))
+        assert gradgradcheck(f, (x, w, b))
 
 
 def test_batchnorm_matches_torch_over_steps():

@@ -9,7 +9,7 @@ import pytest
 import ferrograd as fg
 import ferrograd.nn.functional as F
 from ferrograd import nn
-from ferrograd.autograd import gradcheck
+from ferrograd.autograd import gradcheck, gradgradcheck
 
 RNG = np.random.default_rng(7)
 
@@ -71,6 +71,30 @@ def test_cross_entropy_class_targets(reduction, label_smoothing, weighted):
     np.testing.assert_allclose(arr(out), ref, rtol=1e-12, atol=1e-14)
     assert gradcheck(lambda x: F.cross_entropy(x, t(y), weight=None if w is None else t(w), reduction=reduction,
                                                label_smoothing=label_smoothing), (xt,))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_fused_kernel_on_strided_spatial_logits_and_second_derivatives(reduction):
+    # The fused kernel reads a transposed (N, C, H, W) view; its gradient is one fused
+    # pass, and under create_graph a composed form, so gradgradcheck exercises both.
+    x = randn(2, 4, 3, 5)  # (N, C, H, W), stored channels-last and viewed back
+    y = np.array(RNG.integers(0, 4, (2, 3, 5)))
+    y[0, 1, 2] = -1
+    w = RNG.random(4) + 0.5
+    xv = t(np.ascontiguousarray(x.transpose(0, 2, 3, 1))).permute(0, 3, 1, 2)
+    np.testing.assert_array_equal(arr(xv), x)
+    assert not xv.is_contiguous()
+    xv.requires_grad_()
+
+    def f(x):
+        return F.cross_entropy(x, t(y), weight=t(w), ignore_index=-1, reduction=reduction, label_smoothing=0.2)
+
+    flat = np.moveaxis(arr(xv), 1, -1).reshape(-1, 4)
+    ref = np_cross_entropy(flat, y.reshape(-1), w, ignore_index=-1, reduction=reduction, label_smoothing=0.2)
+    np.testing.assert_allclose(arr(f(xv)).reshape(-1) if reduction == "none" else arr(f(xv)), ref,
+                               rtol=1e-12, atol=1e-14)
+    assert gradcheck(f, (xv,))
+    assert gradgradcheck(f, (xv,))
 
 
 def test_cross_entropy_spatial_unbatched_and_float32():

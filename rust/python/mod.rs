@@ -14,7 +14,9 @@ mod functions;
 mod image;
 mod index;
 mod interop;
+mod loss;
 mod math;
+mod norm;
 mod optim;
 mod random;
 mod reduce;
@@ -74,6 +76,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reduce::_unique, m)?)?;
     m.add_function(wrap_pyfunction!(svd::_svdvals, m)?)?;
     m.add_function(wrap_pyfunction!(optim::_optimizer_step, m)?)?;
+    m.add_function(wrap_pyfunction!(loss::_cross_entropy, m)?)?;
+    m.add_function(wrap_pyfunction!(norm::_batch_norm, m)?)?;
     m.add_function(wrap_pyfunction!(functions::simd_level, m)?)?;
     m.add_function(wrap_pyfunction!(functions::_scatter_add, m)?)?;
     m.add_function(wrap_pyfunction!(functions::_full, m)?)?;

@@ -4,6 +4,8 @@
 pub mod elementwise;
 pub mod image;
 pub mod linalg;
+pub mod loss;
+pub mod norm;
 pub mod reduce;
 pub mod shape;
 
