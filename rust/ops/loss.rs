@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use crate::bail;
 use crate::core::{DType, Result, Tensor};
 use crate::ops::copy::{astype, contiguous};
+use crate::ops::float_io::{compute_copy, slice, Real};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reduction {
@@ -127,36 +128,6 @@ pub fn targets(
     Ok(Targets { class, weight, smoothing, reduction, outer, classes, inner, w_sum, sample_shape })
 }
 
-/// Logits as a contiguous float32/float64 tensor (half types compute in float32).
-fn logits(input: &Tensor) -> Result<Tensor> {
-    let x = contiguous(input)?;
-    match x.dtype() {
-        DType::F32 | DType::F64 => Ok(x),
-        _ => astype(&x, DType::F32),
-    }
-}
-
-trait Real: Copy + Send + Sync + 'static {
-    fn f64(self) -> f64;
-    fn of(v: f64) -> Self;
-}
-impl Real for f32 {
-    fn f64(self) -> f64 {
-        self as f64
-    }
-    fn of(v: f64) -> f32 {
-        v as f32
-    }
-}
-impl Real for f64 {
-    fn f64(self) -> f64 {
-        self
-    }
-    fn of(v: f64) -> f64 {
-        v
-    }
-}
-
 /// Per-sample `(loss, logsumexp)`; the loss is before the reduction's divisor.
 fn forward_rows<T: Real>(x: &[T], t: &Targets) -> (Vec<f64>, Vec<f64>) {
     let (c, s) = (t.classes, t.inner);
@@ -188,7 +159,7 @@ fn forward_rows<T: Real>(x: &[T], t: &Targets) -> (Vec<f64>, Vec<f64>) {
 /// The loss (reduced as asked, in the input's float dtype) and the per-sample
 /// logsumexp the gradient needs.
 pub fn cross_entropy(input: &Tensor, t: &Targets) -> Result<(Tensor, Vec<f64>)> {
-    let x = logits(input)?;
+    let x = compute_copy(input)?;
     let (losses, lse) = match x.dtype() {
         DType::F64 => forward_rows(unsafe { slice::<f64>(&x) }, t),
         _ => forward_rows(unsafe { slice::<f32>(&x) }, t),
@@ -228,7 +199,7 @@ pub fn coef_b(t: &Targets, i: usize, c: usize) -> f64 {
 
 /// The gradient of [`cross_entropy`] with respect to the logits, in one pass.
 pub fn cross_entropy_backward(input: &Tensor, t: &Targets, lse: &[f64], grad: &[f64]) -> Result<Tensor> {
-    let x = logits(input)?;
+    let x = compute_copy(input)?;
     let scale = sample_scale(t, grad);
     let out = Tensor::for_overwrite(input.shape(), x.dtype())?;
     match x.dtype() {
@@ -257,13 +228,4 @@ fn backward_rows<T: Real>(x: &[T], out: &Tensor, t: &Targets, lse: &[f64], scale
     } else {
         (0..rows).for_each(one);
     }
-}
-
-/// # Safety
-/// `t` must be contiguous and hold `T`.
-unsafe fn slice<T>(t: &Tensor) -> &[T] {
-    if t.numel() == 0 {
-        return &[];
-    }
-    std::slice::from_raw_parts(t.data_ptr() as *const T, t.numel())
 }

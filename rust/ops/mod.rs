@@ -5,6 +5,7 @@ pub mod conv;
 pub mod copy;
 pub mod create;
 pub mod elementwise;
+pub mod float_io;
 pub mod index;
 pub mod interpolate;
 pub mod linalg;

@@ -7,6 +7,7 @@ use rayon::prelude::*;
 use crate::bail;
 use crate::core::{DType, Result, Tensor};
 use crate::ops::copy::{astype, contiguous, to_f64_vec};
+use crate::ops::float_io::{compute_copy, slice, Real};
 
 /// `x` viewed as `outer` batches by `channels` by `inner` positions.
 #[derive(Clone, Copy, Debug)]
@@ -31,45 +32,6 @@ impl Dims {
     fn at(&self, n: usize, c: usize) -> usize {
         (n * self.channels + c) * self.inner
     }
-}
-
-/// The values of a float tensor as contiguous float32/float64 (half types as float32).
-fn prepared(x: &Tensor) -> Result<Tensor> {
-    let x = contiguous(x)?;
-    match x.dtype() {
-        DType::F32 | DType::F64 => Ok(x),
-        _ => astype(&x, DType::F32),
-    }
-}
-
-trait Real: Copy + Send + Sync + 'static {
-    fn f64(self) -> f64;
-    fn of(v: f64) -> Self;
-}
-impl Real for f32 {
-    fn f64(self) -> f64 {
-        self as f64
-    }
-    fn of(v: f64) -> f32 {
-        v as f32
-    }
-}
-impl Real for f64 {
-    fn f64(self) -> f64 {
-        self
-    }
-    fn of(v: f64) -> f64 {
-        v
-    }
-}
-
-/// # Safety
-/// `t` must be contiguous and hold `T`.
-unsafe fn slice<T>(t: &Tensor) -> &[T] {
-    if t.numel() == 0 {
-        return &[];
-    }
-    std::slice::from_raw_parts(t.data_ptr() as *const T, t.numel())
 }
 
 fn per_channel<R: Send>(d: Dims, f: impl Fn(usize) -> R + Send + Sync) -> Vec<R> {
@@ -102,7 +64,7 @@ pub fn batch_stats(x: &Tensor) -> Result<(Vec<f64>, Vec<f64>)> {
     if d.count() == 0 {
         bail!(Value, "batch_norm: no values per channel in an input of shape {:?}", x.shape());
     }
-    let xc = prepared(x)?;
+    let xc = compute_copy(x)?;
     let st = match xc.dtype() {
         DType::F64 => stats(unsafe { slice::<f64>(&xc) }, d),
         _ => stats(unsafe { slice::<f32>(&xc) }, d),
@@ -122,7 +84,7 @@ fn channel_values(name: &str, t: Option<&Tensor>, c: usize, default: f64) -> Res
 pub fn normalize(x: &Tensor, mean: &[f64], invstd: &[f64], w: Option<&Tensor>, b: Option<&Tensor>) -> Result<Tensor> {
     let d = Dims::of("batch_norm", x)?;
     let (wv, bv) = (channel_values("weight", w, d.channels, 1.0)?, channel_values("bias", b, d.channels, 0.0)?);
-    let xc = prepared(x)?;
+    let xc = compute_copy(x)?;
     let out = Tensor::for_overwrite(x.shape(), xc.dtype())?;
     fn run<T: Real>(x: &[T], out: &Tensor, d: Dims, scale: &[f64], shift: &[f64]) {
         let dst = crate::cpu::SendPtr(out.data_ptr() as *mut T);
@@ -178,7 +140,7 @@ pub fn backward_training(
 ) -> Result<(Tensor, Vec<f64>, Vec<f64>)> {
     let d = Dims::of("batch_norm_backward", x)?;
     let wv = channel_values("weight", w, d.channels, 1.0)?;
-    let xc = prepared(x)?;
+    let xc = compute_copy(x)?;
     let gc = contiguous(&astype(gy, xc.dtype())?)?;
     let out = Tensor::for_overwrite(x.shape(), xc.dtype())?;
     fn run<T: Real>(

@@ -6,6 +6,7 @@ import collections.abc
 from itertools import repeat
 
 from .. import _core
+from . import init
 from .parameter import Parameter
 
 
@@ -27,3 +28,25 @@ def ntuple(n: int):
 
 
 single, pair, triple = ntuple(1), ntuple(2), ntuple(3)
+
+
+def register_affine(module, enabled: bool, bias: bool, shape, device=None, dtype=None) -> None:
+    """A norm layer's ``weight`` (and ``bias``) parameters of ``shape``, or ``None``
+    entries when the affine part is off (so ``module.weight`` always exists)."""
+    if enabled:
+        module.weight = empty_parameter(*shape, device=device, dtype=dtype)
+        if bias:
+            module.bias = empty_parameter(*shape, device=device, dtype=dtype)
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
+def reset_affine(module) -> None:
+    """A norm layer's default affine: weight ones, bias zeros."""
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if getattr(module, "bias", None) is not None:
+        init.zeros_(module.bias)

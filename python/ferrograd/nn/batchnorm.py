@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from .. import _core
 from . import functional as F
-from . import init
-from ._factory import empty_parameter
+from ._factory import register_affine, reset_affine
 from .module import Module
 
 
@@ -26,15 +25,7 @@ class _BatchNorm(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = empty_parameter(num_features, device=device, dtype=dtype)
-            if bias:
-                self.bias = empty_parameter(num_features, device=device, dtype=dtype)
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        register_affine(self, affine, bias, (num_features,), device, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", _core._full((num_features,), 0.0, dtype=dtype, device=device))
             self.register_buffer("running_var", _core._full((num_features,), 1.0, dtype=dtype, device=device))
@@ -54,10 +45,7 @@ class _BatchNorm(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        reset_affine(self)
 
     def _check_input_dim(self, input) -> None:
         if input.ndim not in self._input_dims:
