@@ -492,12 +492,31 @@ def test_gradcheck_einsum():
     check(lambda a, b: fg.einsum("ij,jk", a, b).sum(), a, b)
 
 
-@pytest.mark.skipif(not hasattr(getattr(fg, "linalg", None), "vector_norm"),
-                    reason="ferrograd.linalg.vector_norm is not implemented yet")
 @pytest.mark.parametrize("ord", [2, 1, 3, math.inf])
 def test_gradcheck_vector_norm(ord):  # noqa: A002
     x = leaf(np.random.default_rng(5).standard_normal((3, 4)))
     check(lambda x: fg.linalg.vector_norm(x, ord=ord, axis=1), x)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (2, 5), (2, 3, 3), (3, 1, 4)])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_gradcheck_svdvals_and_spectral_norms(shape, layout):
+    # Distinct singular values (a random matrix has them): d s_i / dx = u_i v_i^T.
+    x = as_layout(np.random.default_rng(sum(shape)).standard_normal(shape), layout)
+    check(lambda x: fg.linalg.svdvals(x), x)
+    check(lambda x: fg.linalg.matrix_norm(x, ord="nuc"), x)
+    check(lambda x: fg.linalg.matrix_norm(x, ord=2), x)
+    check(lambda x: fg.linalg.matrix_norm(x, ord=-2), x)
+
+
+def test_svdvals_refuses_second_derivatives():
+    x = leaf(np.random.default_rng(1).standard_normal((3, 3)))
+    (g,) = fg.autograd.grad(fg.linalg.svdvals(x).sum(), x)
+    # sum of singular values = trace(U V^T) when all are positive
+    u, s, vt = np.linalg.svd(npy(x))
+    np.testing.assert_allclose(npy(g), u @ vt, rtol=1e-10, atol=1e-12)
+    with pytest.raises(RuntimeError, match="gradients of gradients"):
+        fg.autograd.grad(fg.linalg.svdvals(x).sum(), x, create_graph=True)
 
 
 def test_vector_norm_composite_from_primitives():

@@ -12,32 +12,47 @@ const MAX_SWEEPS: usize = 80;
 /// `w` is overwritten; `out` (length `k`) receives the values in descending order.
 /// A matrix with a NaN or infinite entry gives NaN values.
 pub fn singular_values(w: &mut [f64], k: usize, len: usize, out: &mut [f64]) {
-    debug_assert!(w.len() == k * len && out.len() == k && len >= k);
+    jacobi(w, k, len, len, out);
+}
+
+/// The Jacobi sweeps behind [`singular_values`], on vectors stored `stride >= len` apart:
+/// the rotations see only the first `len` entries of each vector but are applied to all
+/// `stride`, so entries `len..stride` holding the identity come out as the right
+/// singular vectors. On return vector `order[i]` belongs to `out[i]` (its first `len`
+/// entries are `out[i]` times the left singular vector).
+pub fn jacobi(w: &mut [f64], k: usize, len: usize, stride: usize, out: &mut [f64]) -> Vec<usize> {
+    debug_assert!(w.len() == k * stride && out.len() == k && len >= k && stride >= len);
+    let mut order: Vec<usize> = (0..k).collect();
     if k == 0 {
-        return;
+        return order;
     }
-    let amax = w.iter().fold(0.0f64, |m, &x| if x.abs() > m || x.is_nan() { x.abs() } else { m });
+    let head = |i: usize| i * stride..i * stride + len;
+    let amax = (0..k)
+        .flat_map(|i| w[head(i)].iter())
+        .fold(0.0f64, |m, &x| if x.abs() > m || x.is_nan() { x.abs() } else { m });
     if !amax.is_finite() {
         out.fill(f64::NAN);
-        return;
+        return order;
     }
     if amax == 0.0 {
         out.fill(0.0);
-        return;
+        return order;
     }
     // Scale entries into [-1, 1] so squared norms neither overflow nor (for the largest
     // values) underflow; the scale is multiplied back at the end.
-    w.iter_mut().for_each(|x| *x /= amax);
+    for i in 0..k {
+        w[head(i)].iter_mut().for_each(|x| *x /= amax);
+    }
     let tol = f64::EPSILON * (len as f64).sqrt().max(1.0);
     let mut converged = false;
     for _ in 0..MAX_SWEEPS {
         let mut rotated = false;
         for p in 0..k - 1 {
-            let (head, tail) = w.split_at_mut((p + 1) * len);
-            let vp = &mut head[p * len..];
+            let (lo, hi) = w.split_at_mut((p + 1) * stride);
+            let vp = &mut lo[p * stride..];
             for q in 0..k - p - 1 {
-                let vq = &mut tail[q * len..(q + 1) * len];
-                if rotate(vp, vq, tol) {
+                let vq = &mut hi[q * stride..(q + 1) * stride];
+                if rotate(vp, vq, len, tol) {
                     rotated = true;
                 }
             }
@@ -49,20 +64,25 @@ pub fn singular_values(w: &mut [f64], k: usize, len: usize, out: &mut [f64]) {
     }
     if !converged {
         out.fill(f64::NAN);
-        return;
+        return order;
     }
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = amax * norm2(&w[i * len..(i + 1) * len]);
+    let norms: Vec<f64> = (0..k).map(|i| amax * norm2(&w[head(i)])).collect();
+    order.sort_unstable_by(|&a, &b| norms[b].total_cmp(&norms[a]));
+    for (o, &i) in out.iter_mut().zip(&order) {
+        *o = norms[i];
     }
-    out.sort_unstable_by(|a, b| b.total_cmp(a));
+    for i in 0..k {
+        w[head(i)].iter_mut().for_each(|x| *x *= amax);
+    }
+    order
 }
 
-/// One Jacobi rotation of the pair (`p`, `q`) when they are not yet orthogonal; returns
-/// whether it rotated.
+/// One Jacobi rotation of the pair (`p`, `q`) when their first `len` entries are not yet
+/// orthogonal (the rotation applies to all entries); returns whether it rotated.
 #[inline]
-fn rotate(p: &mut [f64], q: &mut [f64], tol: f64) -> bool {
+fn rotate(p: &mut [f64], q: &mut [f64], len: usize, tol: f64) -> bool {
     let (mut alpha, mut beta, mut gamma) = (0.0, 0.0, 0.0);
-    for (&x, &y) in p.iter().zip(q.iter()) {
+    for (&x, &y) in p[..len].iter().zip(q[..len].iter()) {
         alpha += x * x;
         beta += y * y;
         gamma += x * y;

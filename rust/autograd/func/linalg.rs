@@ -3,7 +3,7 @@
 use super::elementwise::mul;
 use super::shape::{permute, reshape};
 use crate::autograd::graph::{needs_grad, record, Grads, Saved};
-use crate::core::{Result, Tensor};
+use crate::core::{DType, Result, Tensor};
 
 fn mt(x: &Tensor) -> Result<Tensor> {
     let nd = x.ndim() as i64;
@@ -72,4 +72,44 @@ fn squeeze_at(x: &Tensor, at: i64) -> Result<Tensor> {
     let pos = if at < 0 { shape.len() as i64 + at } else { at } as usize;
     shape.remove(pos);
     reshape(x, &shape)
+}
+
+/// Singular values, differentiable once: `d s_i / d x = u_i v_i^T`, so the gradient is
+/// `u diag(g) v^T`. The singular vectors are constants of that formula, so it cannot be
+/// differentiated again: `create_graph=True` through it raises instead of giving a
+/// wrong second derivative.
+pub fn svdvals(x: &Tensor) -> Result<Tensor> {
+    use crate::ops::copy::astype;
+    use crate::ops::elementwise::{binary as raw_binary, Operand};
+    use crate::ops::table::BinaryOp;
+    if !needs_grad(&[x]) {
+        return crate::ops::svd::svdvals(x);
+    }
+    let (s, u, v) = crate::ops::svd::svd_factors(x)?;
+    let r = astype(&s, x.dtype())?;
+    let dtype = x.dtype();
+    record(
+        "LinalgSvdvalsBackward",
+        &[x],
+        &[&r],
+        Box::new(move |g: Grads| {
+            if crate::autograd::mode::is_enabled() {
+                crate::bail!(
+                    Runtime,
+                    "svdvals (used by matrix_norm 'nuc' and ord=+-2): gradients of gradients are not supported"
+                );
+            }
+            let g = astype(&g.into_iter().next().flatten().expect("one output"), DType::F64)?;
+            let nd = g.ndim() as i64;
+            let mut gs: Vec<i64> = g.shape().iter().map(|&d| d as i64).collect();
+            gs.insert((nd - 1) as usize, 1);
+            let ug = raw_binary(BinaryOp::Mul, Operand::Tensor(u.clone()), Operand::Tensor(g.reshape(&gs)?), None)?;
+            let nv = v.ndim();
+            let mut axes: Vec<i64> = (0..nv as i64).collect();
+            axes.swap(nv - 2, nv - 1);
+            let gx = crate::ops::linalg::matmul(&ug, &v.permute(&axes)?)?;
+            Ok(vec![Some(astype(&gx, dtype)?)])
+        }),
+    );
+    Ok(r)
 }
