@@ -39,6 +39,10 @@ fmt:
 bench: build
 	$(PY) benchmarks/bench_copy.py
 	$(PY) benchmarks/bench_cpu.py
+	$(PY) benchmarks/bench_conv.py
+	$(PY) benchmarks/bench_image.py
+	$(PY) benchmarks/bench_autograd.py
+	$(PY) benchmarks/bench_nn.py
 
 clean:
 	rm -rf target $(VENV)
