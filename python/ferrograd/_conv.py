@@ -2,7 +2,8 @@
 ``conv_transpose1d/2d/3d``. Batched ``(N, C, *spatial)`` and unbatched ``(C, *spatial)``
 inputs; the work is one Rust call (``_core._conv`` / ``_core._conv_transpose``).
 
-The backward primitives for autograd are ``_core._conv_backward_input(grad_out, weight,
+Both record autograd nodes (``rust/autograd/func/image.rs``). The raw backward kernels,
+for tests and benchmarks, are ``_core._conv_backward_input(grad_out, weight,
 input_shape, stride, padding, dilation, groups)`` and ``_core._conv_backward_weight(grad_out,
 input, weight_shape, stride, padding, dilation, groups)``; they take the same ``padding``
 forms as the forward call ('same'/'valid', ints, or ``(before, after)`` pairs)."""

@@ -1,7 +1,8 @@
 """Image ops for CNNs with PyTorch's signatures and semantics: max / average / adaptive
 pooling over 1-3 spatial dims, ``pad`` and ``interpolate``. The work runs in Rust
-(``_core._max_pool``, ...). Backward primitives for autograd live in ``_core``:
-``_max_pool_backward``, ``_avg_pool_backward``, ``_adaptive_avg_pool_backward``,
+(``_core._max_pool``, ...), which records autograd nodes. The raw backward kernels, which
+those nodes call from Rust and tests and benchmarks call directly, are
+``_core._max_pool_backward``, ``_avg_pool_backward``, ``_adaptive_avg_pool_backward``,
 ``_pad_backward`` and ``_interpolate_backward``."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-//! Convolution bindings: `_core._conv`, `_conv_transpose` and the backward primitives
-//! `_conv_backward_input` / `_conv_backward_weight`. The public `conv1d`, ... wrappers
+//! Convolution bindings: `_core._conv`, `_conv_transpose` (both differentiable) and the
+//! raw backward kernels `_conv_backward_input` / `_conv_backward_weight`, which the
+//! autograd nodes call from Rust and tests and benchmarks call directly. The public `conv1d`, ... wrappers
 //! (unbatched inputs, argument names) are in `python/ferrograd/_conv.py`.
 
 use pyo3::exceptions::PyValueError;
@@ -50,16 +51,19 @@ fn padding_arg(obj: &Bound<'_, PyAny>) -> PyResult<PaddingSpec> {
     Ok(PaddingSpec::Explicit(out))
 }
 
-/// Resolves the parameters for a kernel of spatial sizes `kernel`.
+/// Resolves the parameters for a kernel of spatial sizes `kernel`; stride and dilation
+/// default to 1, padding to 0.
 fn params(
     what: &str,
     kernel: &[usize],
-    stride: &Bound<'_, PyAny>,
-    padding: &Bound<'_, PyAny>,
-    dilation: &Bound<'_, PyAny>,
+    stride: Option<&Bound<'_, PyAny>>,
+    padding: Option<&Bound<'_, PyAny>>,
+    dilation: Option<&Bound<'_, PyAny>>,
     groups: i64,
 ) -> PyResult<ConvParams> {
-    let (s, d, p) = (dims_of(stride)?, dims_of(dilation)?, padding_arg(padding)?);
+    let ints = |v: Option<&Bound<'_, PyAny>>| v.map_or(Ok(vec![1]), dims_of);
+    let (s, d) = (ints(stride)?, ints(dilation)?);
+    let p = padding.map_or(Ok(PaddingSpec::Explicit(vec![(0, 0)])), padding_arg)?;
     Ok(ConvParams::resolve(what, kernel, &s, &p, &d, groups)?)
 }
 
@@ -67,6 +71,11 @@ fn params(
 /// op then reports the bad weight).
 fn kernel_of(weight_shape: &[usize]) -> Vec<usize> {
     weight_shape.get(2..).map(|k| k.to_vec()).unwrap_or_default()
+}
+
+/// A rough multiply-add count, for deciding whether to release the GIL.
+fn work_of(a: usize, b: usize, kernel: &[usize]) -> usize {
+    a.max(b) * kernel.get(2..).map_or(1, |k| k.iter().product::<usize>().max(1))
 }
 
 fn opt_tensor(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Tensor>> {
@@ -88,17 +97,8 @@ pub fn _conv(
     groups: i64,
 ) -> PyResult<PyTensor> {
     let (x, w, b) = (to_tensor(input, None)?, to_tensor(weight, None)?, opt_tensor(bias)?);
-    let one = 1i64.into_pyobject(py)?.into_any();
-    let zero = 0i64.into_pyobject(py)?.into_any();
-    let p = params(
-        "conv",
-        &kernel_of(w.shape()),
-        stride.unwrap_or(&one),
-        padding.unwrap_or(&zero),
-        dilation.unwrap_or(&one),
-        groups,
-    )?;
-    let work = x.numel().max(w.numel()) * w.shape().get(2..).map_or(1, |k| k.iter().product::<usize>().max(1));
+    let p = params("conv", &kernel_of(w.shape()), stride, padding, dilation, groups)?;
+    let work = work_of(x.numel(), w.numel(), w.shape());
     Ok(run(py, work, move || image::conv(&x, &w, b.as_ref(), &p))?.into())
 }
 
@@ -118,22 +118,19 @@ pub fn _conv_transpose(
     dilation: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
     let (x, w, b) = (to_tensor(input, None)?, to_tensor(weight, None)?, opt_tensor(bias)?);
-    let one = 1i64.into_pyobject(py)?.into_any();
-    let zero = 0i64.into_pyobject(py)?.into_any();
-    let padding = padding.unwrap_or(&zero);
-    if padding.is_instance_of::<PyString>() {
+    if padding.is_some_and(|p| p.is_instance_of::<PyString>()) {
         return Err(PyValueError::new_err("conv_transpose: padding must be an int or a sequence of ints"));
     }
     let kernel = kernel_of(w.shape());
-    let p = params("conv_transpose", &kernel, stride.unwrap_or(&one), padding, dilation.unwrap_or(&one), groups)?;
-    let op = dims_of(output_padding.unwrap_or(&zero))?;
+    let p = params("conv_transpose", &kernel, stride, padding, dilation, groups)?;
+    let op = output_padding.map_or(Ok(vec![0]), dims_of)?;
     let nd = kernel.len();
     let op: Vec<i64> = if op.len() == 1 { vec![op[0]; nd] } else { op };
     if let Some(bad) = op.iter().find(|&&v| v < 0) {
         return Err(PyValueError::new_err(format!("conv_transpose: output_padding must be non-negative, got {bad}")));
     }
     let op: Vec<usize> = op.into_iter().map(|v| v as usize).collect();
-    let work = x.numel().max(w.numel()) * kernel.iter().product::<usize>().max(1);
+    let work = work_of(x.numel(), w.numel(), w.shape());
     Ok(run(py, work, move || image::conv_transpose(&x, &w, b.as_ref(), &p, &op))?.into())
 }
 
@@ -153,17 +150,8 @@ pub fn _conv_backward_input(
 ) -> PyResult<PyTensor> {
     let (gy, w) = (to_tensor(grad_out, None)?, to_tensor(weight, None)?);
     let shape = shape_of(&dims_of(input_shape)?)?;
-    let one = 1i64.into_pyobject(py)?.into_any();
-    let zero = 0i64.into_pyobject(py)?.into_any();
-    let p = params(
-        "conv_backward_input",
-        &kernel_of(w.shape()),
-        stride.unwrap_or(&one),
-        padding.unwrap_or(&zero),
-        dilation.unwrap_or(&one),
-        groups,
-    )?;
-    let work = gy.numel().max(w.numel()) * w.shape().get(2..).map_or(1, |k| k.iter().product::<usize>().max(1));
+    let p = params("conv_backward_input", &kernel_of(w.shape()), stride, padding, dilation, groups)?;
+    let work = work_of(gy.numel(), w.numel(), w.shape());
     Ok(run(py, work, move || conv::conv_backward_input(&gy, &w, &shape, &p))?.into())
 }
 
@@ -183,16 +171,7 @@ pub fn _conv_backward_weight(
 ) -> PyResult<PyTensor> {
     let (gy, x) = (to_tensor(grad_out, None)?, to_tensor(input, None)?);
     let shape = shape_of(&dims_of(weight_shape)?)?;
-    let one = 1i64.into_pyobject(py)?.into_any();
-    let zero = 0i64.into_pyobject(py)?.into_any();
-    let p = params(
-        "conv_backward_weight",
-        &kernel_of(&shape),
-        stride.unwrap_or(&one),
-        padding.unwrap_or(&zero),
-        dilation.unwrap_or(&one),
-        groups,
-    )?;
-    let work = gy.numel().max(x.numel()) * shape.get(2..).map_or(1, |k| k.iter().product::<usize>().max(1));
+    let p = params("conv_backward_weight", &kernel_of(&shape), stride, padding, dilation, groups)?;
+    let work = work_of(gy.numel(), x.numel(), &shape);
     Ok(run(py, work, move || conv::conv_backward_weight(&gy, &x, &shape, &p))?.into())
 }
