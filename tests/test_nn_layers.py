@@ -670,3 +670,16 @@ def test_softmax_implicit_dim_warns_like_pytorch():
     with pytest.warns(UserWarning, match="Implicit dimension"):
         out = nn.Softmax()(fg.tensor(randn(2, 3)))
     np.testing.assert_allclose(arr(out).sum(1), 1.0, rtol=1e-12)
+
+
+def test_batch_norm_rejects_bad_running_statistics_without_writing_any():
+    rm, rv = fg.zeros(3), fg.ones(2)
+    with pytest.raises(ValueError, match="running statistics"):
+        nn.functional.batch_norm(fg.randn(4, 3), rm, rv, training=True)
+    np.testing.assert_array_equal(arr(rm), np.zeros(3))  # not half-updated
+    with pytest.raises(ValueError, match="weight must have shape"):
+        nn.functional.batch_norm(fg.randn(4, 3), None, None, weight=fg.ones(4), training=True)
+    with pytest.raises(TypeError, match="floating-point"):
+        nn.functional.batch_norm(fg.zeros((4, 3), dtype=fg.int64), None, None, training=True)
+    with pytest.raises(ValueError, match="running_mean and running_var are needed"):
+        nn.functional.batch_norm(fg.randn(4, 3), None, None, training=False)

@@ -368,3 +368,23 @@ def test_training_a_linear_classifier_reduces_cross_entropy():
         first = float(loss.item()) if first is None else first
     accuracy = (arr(model(xs)).argmax(1) == labels).mean()
     assert float(loss.item()) < 0.3 * first and accuracy > 0.9
+
+
+def test_cross_entropy_bad_input_raises_clear_errors():
+    x = fg.zeros((2, 3))
+    for target, err, msg in [
+        (fg.tensor([0, 3]), IndexError, "Target 3 is out of bounds"),
+        (fg.tensor([-2, 0]), IndexError, "Target -2 is out of bounds"),
+        (fg.tensor([0]), ValueError, "batch_size"),
+    ]:
+        with pytest.raises(err, match=msg):
+            F.cross_entropy(x, target)
+    with pytest.raises(TypeError, match="floating point"):
+        F.cross_entropy(fg.zeros((2, 3), dtype=fg.int32), fg.tensor([0, 1]))
+    with pytest.raises(ValueError, match="weight tensor"):
+        F.cross_entropy(x, fg.tensor([0, 1]), weight=fg.ones(2))
+    with pytest.raises(ValueError, match="reduction"):
+        F.cross_entropy(x, fg.tensor([0, 1]), reduction="avg")
+    # every target ignored: 'mean' is 0/0 = nan, as in PyTorch; 'sum' is 0
+    assert np.isnan(F.cross_entropy(x, fg.tensor([-100, -100])).item())
+    assert F.cross_entropy(x, fg.tensor([-100, -100]), reduction="sum").item() == 0.0

@@ -108,17 +108,22 @@ pub fn normalize(x: &Tensor, mean: &[f64], invstd: &[f64], w: Option<&Tensor>, b
     astype(&out, x.dtype())
 }
 
-/// `r = (1 - momentum) * r + momentum * v`, in place, for a float32/float64 `r`.
-pub fn blend_into(r: &Tensor, v: &[f64], momentum: f64) -> Result<()> {
-    if r.shape() != [v.len()] || !r.is_contiguous() || !matches!(r.dtype(), DType::F32 | DType::F64) {
+/// Errors unless `r` can hold running statistics for `c` channels.
+pub fn check_running(r: &Tensor, c: usize) -> Result<()> {
+    if r.shape() != [c] || !r.is_contiguous() || !matches!(r.dtype(), DType::F32 | DType::F64) {
         bail!(
             Value,
-            "batch_norm: running statistics must be contiguous float32/float64 tensors of shape ({},), got {} {:?}",
-            v.len(),
+            "batch_norm: running statistics must be contiguous float32/float64 tensors of shape ({c},), got {} {:?}",
             r.dtype(),
             r.shape()
         );
     }
+    Ok(())
+}
+
+/// `r = (1 - momentum) * r + momentum * v`, in place, for a float32/float64 `r`.
+pub fn blend_into(r: &Tensor, v: &[f64], momentum: f64) -> Result<()> {
+    check_running(r, v.len())?;
     r.check_writable()?;
     let old = to_f64_vec(r)?;
     let new: Vec<f64> = old.iter().zip(v).map(|(o, x)| (1.0 - momentum) * o + momentum * x).collect();

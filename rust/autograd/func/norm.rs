@@ -37,6 +37,9 @@ pub fn batch_norm(x: &Tensor, w: Option<&Tensor>, b: Option<&Tensor>, o: &BatchN
         }
         let (mu, v) = raw::batch_stats(x)?;
         if let Some((rm, rv)) = o.running {
+            // Both checked before either is written: an error leaves them as they were.
+            raw::check_running(rm, d.channels)?;
+            raw::check_running(rv, d.channels)?;
             let m = d.count() as f64;
             raw::blend_into(rm, &mu, o.momentum)?;
             raw::blend_into(rv, &v.iter().map(|v| v * m / (m - 1.0)).collect::<Vec<_>>(), o.momentum)?;
