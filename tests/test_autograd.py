@@ -403,6 +403,19 @@ def test_max_with_dim_gives_values_and_indices():
     assert i.requires_grad is False
     v.sum().backward()
     np.testing.assert_array_equal(npy(x.grad), [[0, 1, 0], [1, 0, 0]])
+    # with ties the gradient goes to the returned index, as in PyTorch (fg.max(x, axis=)
+    # without indices splits it evenly, as amax does)
+    t = leaf([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
+    v, i = t.max(dim=1)
+    (v * fg.tensor([1.0, 2.0], dtype=F64)).sum().backward()
+    grad = np.zeros((2, 3))
+    grad[[0, 1], npy(i)] = [1.0, 2.0]
+    np.testing.assert_array_equal(npy(t.grad), grad)
+    u = leaf([[4.0, 1.0], [1.0, 4.0], [1.0, 0.0]])
+    v, i = u.min(0, keepdim=True)
+    assert v.shape == i.shape == (1, 2)
+    v.sum().backward()
+    assert npy(u.grad).sum() == 2.0 and npy(u.grad)[npy(i)[0], [0, 1]].tolist() == [1.0, 1.0]
 
 
 @pytest.mark.parametrize("log", [False, True])

@@ -14,6 +14,7 @@ from collections import namedtuple
 
 from . import _core
 from ._core import Tensor
+from ._gather import take_along_axis
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 
@@ -38,9 +39,14 @@ def prod(x, /, axis=None, *, dtype=None, keepdims=False, dim=None, keepdim=False
 
 def _extreme(name, x, axis, keepdims, dim, keepdim):
     if dim is not None and axis is None and isinstance(dim, int):
-        values = _core._reduce(name, x, dim, _keep(keepdims, keepdim))
-        indices = _core._arg_extreme(x, dim, _keep(keepdims, keepdim), name == "max")
-        return ValuesIndices(values, indices)
+        keep = _keep(keepdims, keepdim)
+        indices = _core._arg_extreme(x, dim, keep, name == "max")
+        if isinstance(x, _core.Tensor) and x.ndim and x.requires_grad and _core.is_grad_enabled():
+            # Read the values at the returned indices, so that the gradient goes to that
+            # element (PyTorch's rule for max/min with dim) rather than split among ties.
+            values = take_along_axis(x, indices if keep else indices.unsqueeze(dim), axis=dim)
+            return ValuesIndices(values if keep else values.squeeze(dim), indices)
+        return ValuesIndices(_core._reduce(name, x, dim, keep), indices)
     return _core._reduce(name, x, _axis(axis, dim), _keep(keepdims, keepdim))
 
 
