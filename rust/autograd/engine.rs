@@ -125,6 +125,7 @@ pub fn run(req: Request<'_>) -> Result<Vec<Option<Tensor>>> {
         if !t.requires_grad() {
             bail!(Runtime, "a tensor passed to backward does not require grad and has no grad_fn");
         }
+        super::graph::check_fresh(t)?;
         match history(t) {
             Some((n, nr)) => {
                 let buf = buffers.entry(key(&n)).or_insert_with(|| vec![None; n.outputs.len()]);

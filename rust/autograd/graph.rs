@@ -32,8 +32,43 @@ pub struct AutogradMeta {
     pub output_nr: usize,
     /// Set on views made by a recorded view op: writing into them in place is refused.
     pub is_view: bool,
+    /// For such a view: the tensor it views (the first non-view one) and that tensor's
+    /// history when the view was made, to notice an in-place write to the base since.
+    pub view_of: Option<ViewOrigin>,
     /// Hooks on a leaf's gradient (non-leaf hooks live on the node's output slot).
     pub hooks: Vec<Hook>,
+}
+
+/// A view's base and the base's `grad_fn` at the time the view was taken.
+#[derive(Clone)]
+pub struct ViewOrigin {
+    base: WeakTensor,
+    base_fn: Option<Weak<Node>>,
+}
+
+impl ViewOrigin {
+    fn of(input: &Tensor) -> ViewOrigin {
+        let meta = input.autograd();
+        match meta.as_ref() {
+            Some(m) if m.view_of.is_some() => m.view_of.clone().expect("checked"),
+            m => ViewOrigin {
+                base: WeakTensor::new(input),
+                base_fn: m.and_then(|m| m.grad_fn.as_ref().map(Arc::downgrade)),
+            },
+        }
+    }
+
+    /// Whether the base has been given new history (an in-place op recorded on it) since.
+    fn is_stale(&self) -> bool {
+        let Some(base) = self.base.get() else { return false };
+        let meta = base.autograd();
+        let now = meta.as_ref().and_then(|m| m.grad_fn.as_ref());
+        match (now, &self.base_fn) {
+            (None, None) => false,
+            (Some(a), Some(b)) => !std::ptr::eq(Arc::as_ptr(a), b.as_ptr()),
+            _ => true,
+        }
+    }
 }
 
 /// Where an input's gradient goes.
@@ -101,11 +136,62 @@ fn edge_of(t: &Tensor) -> Edge {
     if !t.requires_grad() {
         return Edge::None;
     }
-    let meta = t.autograd();
-    match meta.as_ref().and_then(|m| m.grad_fn.clone().map(|f| (f, m.output_nr))) {
+    let (history, origin) = {
+        let meta = t.autograd();
+        let m = meta.as_ref();
+        (m.and_then(|m| m.grad_fn.clone().map(|f| (f, m.output_nr))), m.and_then(|m| m.view_of.clone()))
+    };
+    if let Some(origin) = origin.filter(ViewOrigin::is_stale) {
+        if refresh(t, &origin) {
+            return edge_of(t);
+        }
+        return Edge::Node(stale_view(t), 0);
+    }
+    match history {
         Some((f, nr)) => Edge::Node(f, nr),
         None => Edge::Leaf(t.clone()),
     }
+}
+
+/// Rebuilds `t`'s history if it is a view whose base was given new history by an in-place
+/// op since the view was taken; errors if that cannot be done (see [`stale_view`]).
+pub(crate) fn check_fresh(t: &Tensor) -> Result<()> {
+    let origin = t.autograd().as_ref().and_then(|m| m.view_of.clone());
+    if let Some(origin) = origin.filter(ViewOrigin::is_stale) {
+        if !refresh(t, &origin) {
+            return Err(stale_error(t.shape()));
+        }
+    }
+    Ok(())
+}
+
+/// Rebuilds a stale view's history from its base's current one; false if it cannot.
+fn refresh(t: &Tensor, origin: &ViewOrigin) -> bool {
+    origin.base.get().is_some_and(|base| super::func::shape::rebase_view(t, &base))
+}
+
+fn stale_error(shape: &[usize]) -> crate::core::Error {
+    crate::core::Error::Runtime(format!(
+        "a view (shape {shape:?}) was used after an in-place operation modified the tensor it views; autograd \
+         cannot follow that: take the view after the in-place op, or .clone() it before"
+    ))
+}
+
+/// The edge of a view used after an in-place op gave its base new history, when that
+/// history cannot be rebuilt (a non-contiguous base): the view's own history predates
+/// the write, so any gradient through it would be wrong. The error comes at backward, so
+/// that a graph that never reaches this use still works.
+fn stale_view(t: &Tensor) -> Arc<Node> {
+    let shape = t.shape().to_vec();
+    Arc::new(Node {
+        name: "StaleViewBackward".into(),
+        seq: SEQ.fetch_add(1, Ordering::Relaxed),
+        edges: Vec::new(),
+        inputs: Vec::new(),
+        outputs: vec![Sig::of(t)],
+        backward: Mutex::new(Some(Box::new(move |_| Err(stale_error(&shape))))),
+        hooks: Mutex::new(Vec::new()),
+    })
 }
 
 /// Records a node: `outputs` (fresh tensors; only float ones) get it as `grad_fn`.
@@ -136,6 +222,7 @@ pub(crate) fn record_node(
     make: impl FnOnce(&Weak<Node>) -> BackwardFn,
     is_view: bool,
 ) -> Arc<Node> {
+    let origin = (is_view && inputs.len() == 1).then(|| ViewOrigin::of(inputs[0]));
     let node = Arc::new_cyclic(|me| Node {
         name: name.into(),
         seq: SEQ.fetch_add(1, Ordering::Relaxed),
@@ -148,6 +235,11 @@ pub(crate) fn record_node(
     for (i, out) in outputs.iter().enumerate() {
         if out.dtype().is_float() {
             set_history(out, &node, i, is_view);
+            if let Some(o) = &origin {
+                if let Some(m) = out.autograd().as_mut() {
+                    m.view_of = Some(o.clone());
+                }
+            }
         }
     }
     node
@@ -160,6 +252,7 @@ pub(crate) fn set_history(t: &Tensor, node: &Arc<Node>, nr: usize, is_view: bool
     m.grad_fn = Some(node.clone());
     m.output_nr = nr;
     m.is_view = is_view;
+    m.view_of = None;
     drop(meta);
     t.set_requires_grad_flag(true);
 }
@@ -216,6 +309,7 @@ impl Saved {
 }
 
 /// A weak handle to a tensor, for `retain_grad` (the graph must not keep it alive).
+#[derive(Clone)]
 pub struct WeakTensor(Weak<TensorImpl>);
 
 impl WeakTensor {

@@ -58,6 +58,35 @@ pub fn put_flat(shape: &[usize], lin: &Tensor, g: &Tensor) -> Result<Tensor> {
     Ok(r)
 }
 
+/// Gives `t`, a view of `base` taken before an in-place op gave `base` new history, history
+/// read from the base's current one (PyTorch's rebase of such views): `t`'s elements sit
+/// at known places of `base`'s contiguous storage, so its gradient is scattered back
+/// there. Returns false, recording nothing, when `base` is not contiguous or `t` reaches
+/// outside it.
+pub(crate) fn rebase_view(t: &Tensor, base: &Tensor) -> bool {
+    let (lo, hi) = t.layout().span();
+    let (start, n) = (base.offset() as isize, base.numel() as isize);
+    if !base.is_contiguous() || !t.shares_storage(base) || lo < start || hi > start + n {
+        return false;
+    }
+    let shape = base.shape().to_vec();
+    let mut layout = t.layout().clone();
+    layout.offset -= base.offset();
+    record_node(
+        "AsStridedBackward",
+        &[base],
+        &[t],
+        move |_| {
+            Box::new(move |g: Grads| {
+                let lin = positions(&shape)?.with_layout(layout.clone());
+                Ok(vec![Some(put_flat(&shape, &lin, &one(g))?)])
+            })
+        },
+        true,
+    );
+    true
+}
+
 /// Records `y = f(x)` for a gather-like `f` (a view, an index, tile...): the backward
 /// scatters through `f` replayed on positions, computed only if backward runs.
 pub fn via_positions(x: &Tensor, y: &Tensor, name: &'static str, f: Transform) {
