@@ -3,6 +3,7 @@ process, interleaved, and reports medians and ratios. Not a test: timings are no
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 
@@ -49,6 +50,9 @@ def table(rows: list[tuple[str, float, float | None, float | None, str]]) -> str
 
 
 def try_torch():
+    # PyTorch's OpenMP threads spin for a while after each op by default; interleaved
+    # with the other libraries' timings that steals a core from them. Let them sleep.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import torch  # noqa: PLC0415
 
