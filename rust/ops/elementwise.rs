@@ -7,13 +7,14 @@
 #![allow(clippy::redundant_closure, clippy::bool_comparison)]
 
 use crate::bail;
-use crate::core::{broadcast_shapes, default_float, DType, Result, Scalar, Tensor};
+use crate::core::{broadcast_shapes, default_float, DType, Device, Result, Scalar, Tensor};
 use crate::cpu::elementwise as k;
 use crate::cpu::fmath::FloatMath;
 use crate::cpu::num::{Bits, Num};
 use crate::cpu::strided::MultiPlan;
 use crate::ops::copy::{assign, astype, contiguous_copy};
-use crate::ops::create::full;
+use crate::ops::create::full_on;
+use crate::ops::device::{common_device, cpu_only};
 use crate::ops::table::{BinaryOp, Family, UnaryOp};
 use crate::with_dtype;
 
@@ -51,20 +52,34 @@ fn strong_dtype(s: Scalar) -> DType {
     }
 }
 
-/// Both operands as tensors, scalars materialised as 0-d tensors.
+/// Both operands as tensors, scalars materialised as 0-d tensors on the other
+/// operand's device.
 pub fn resolve(a: Operand, b: Operand) -> Result<(Tensor, Tensor)> {
     Ok(match (a, b) {
         (Operand::Tensor(a), Operand::Tensor(b)) => (a, b),
         (Operand::Tensor(a), Operand::Scalar(s)) => {
-            let d = weak_dtype(a.dtype(), s);
-            (a, full(&[], s, d)?)
+            let d = scalar_dtype_on(weak_dtype(a.dtype(), s), a.device());
+            let dev = a.device();
+            (a, full_on(&[], s, d, dev)?)
         }
         (Operand::Scalar(s), Operand::Tensor(b)) => {
-            let d = weak_dtype(b.dtype(), s);
-            (full(&[], s, d)?, b)
+            let d = scalar_dtype_on(weak_dtype(b.dtype(), s), b.device());
+            (full_on(&[], s, d, b.device())?, b)
         }
-        (Operand::Scalar(x), Operand::Scalar(y)) => (full(&[], x, strong_dtype(x))?, full(&[], y, strong_dtype(y))?),
+        (Operand::Scalar(x), Operand::Scalar(y)) => {
+            (full_on(&[], x, strong_dtype(x), Device::Cpu)?, full_on(&[], y, strong_dtype(y), Device::Cpu)?)
+        }
     })
+}
+
+/// The GPU has no 64-bit integers: a weak integer scalar next to a bool GPU tensor
+/// (which would make int64) becomes int32 there, the GPU's default integer.
+fn scalar_dtype_on(d: DType, device: Device) -> DType {
+    match (d, device) {
+        (DType::I64, Device::Gpu(_)) => DType::I32,
+        (DType::U64, Device::Gpu(_)) => DType::U32,
+        _ => d,
+    }
 }
 
 fn cast(t: &Tensor, d: DType) -> Result<Tensor> {
@@ -97,9 +112,11 @@ fn destination(
     name: &str,
     inputs: &[&Tensor],
 ) -> Result<(Tensor, Option<Tensor>)> {
+    let device = common_device(name, inputs)?;
     match out {
-        None => Ok((Tensor::for_overwrite(shape, dtype)?, None)),
+        None => Ok((Tensor::for_overwrite_on(shape, dtype, device)?, None)),
         Some(o) => {
+            common_device(name, &[inputs[0], o])?;
             o.check_writable()?;
             if o.shape() != shape {
                 bail!(Value, "{name}: the result of shape {shape:?} does not fit the output of shape {:?}", o.shape());
@@ -110,7 +127,7 @@ fn destination(
             let aliased = inputs.iter().any(|t| o.may_overlap(t) && t.layout() != o.layout());
             if o.dtype() != dtype || aliased {
                 // Compute into a temporary, then cast/copy into the destination.
-                Ok((Tensor::for_overwrite(shape, dtype)?, Some(o.clone())))
+                Ok((Tensor::for_overwrite_on(shape, dtype, device)?, Some(o.clone())))
             } else {
                 Ok((o.clone(), None))
             }
@@ -199,12 +216,17 @@ macro_rules! with_int {
 /// `op(a, b)`, into `out` when given (which then must have the broadcast shape).
 pub fn binary(op: BinaryOp, a: Operand, b: Operand, out: Option<&Tensor>) -> Result<Tensor> {
     let (a, b) = resolve(a, b)?;
+    common_device(op.name(), &[&a, &b])?;
     let (cdt, odt) = op.dtypes(a.dtype(), b.dtype(), default_float())?;
     let shape = broadcast_shapes(a.shape(), b.shape())?;
     let (a, b) = (cast(&a, cdt)?, cast(&b, cdt)?);
     let (res, pending) = destination(out, &shape, odt, op.name(), &[&a, &b])?;
     let la = a.layout().broadcast_to(&shape)?;
     let lb = b.layout().broadcast_to(&shape)?;
+    if res.device().is_gpu() {
+        crate::gpu::binary(op, &res, &a, &la, &b, &lb)?;
+        return finish(res, pending);
+    }
     let plan = MultiPlan::new(&shape, [res.strides(), &la.strides, &lb.strides]);
     let (pa, pb, po) = (a.data_ptr_at(la.offset), b.data_ptr_at(lb.offset), res.data_ptr());
     macro_rules! go {
@@ -268,6 +290,15 @@ pub fn unary(op: UnaryOp, x: &Tensor, out: Option<&Tensor>) -> Result<Tensor> {
     let (cdt, odt) = op.dtypes(x.dtype(), default_float())?;
     let x = cast(x, cdt)?;
     let (res, pending) = destination(out, x.shape(), odt, op.name(), &[&x])?;
+    if res.device().is_gpu() {
+        if matches!(op, UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Trunc | UnaryOp::Round | UnaryOp::Pos)
+            && !cdt.is_float()
+        {
+            return finish_copy(&x, res, pending);
+        }
+        crate::gpu::unary(op, &res, &x)?;
+        return finish(res, pending);
+    }
     let plan = MultiPlan::new(x.shape(), [res.strides(), x.strides()]);
     let (px, po) = (x.data_ptr(), res.data_ptr());
     macro_rules! go {
@@ -339,6 +370,7 @@ fn float_unary<T: FloatMath>(op: UnaryOp, plan: &MultiPlan<2>, po: *mut u8, px: 
 /// `where(cond, a, b)` with broadcasting and promotion of `a` and `b`.
 pub fn select(cond: &Tensor, a: Operand, b: Operand) -> Result<Tensor> {
     let (a, b) = resolve(a, b)?;
+    cpu_only("where", &[cond, &a, &b])?;
     let dt = crate::core::promote(a.dtype(), b.dtype());
     let (a, b) = (cast(&a, dt)?, cast(&b, dt)?);
     let c = cast(cond, DType::Bool)?;
