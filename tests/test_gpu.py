@@ -116,6 +116,8 @@ def test_mixed_devices_raise_instead_of_transferring():
     np.testing.assert_array_equal(host(b), [1, 5, 1])
     b.copy_(fg.full((3,), 2.0))  # copy_ is an explicit copy, so it may cross devices
     np.testing.assert_array_equal(host(b), [2, 2, 2])
+    with pytest.raises(RuntimeError, match="one device"):
+        fg.where(b > 0, a, b)
 
 
 def test_unsupported_ops_name_themselves():
@@ -284,6 +286,43 @@ def test_bool_logic_and_promotion():
     assert (i + f).dtype == fg.float32 and (gq + i).dtype == fg.int32 and (f * 2.0).dtype == fg.float32
     np.testing.assert_allclose(host(i + f), np.arange(4) + 0.5)
     np.testing.assert_array_equal(host(i / 2), np.arange(4) / 2)
+
+
+def test_where_and_clip_broadcast():
+    a = RNG.standard_normal((4, 5)).astype(np.float32)
+    b = RNG.standard_normal((5,)).astype(np.float32)
+    cond = a > 0
+    for view, va, vg in views(a):
+        vc = va > 0.2
+        np.testing.assert_array_equal(host(fg.where(vg > 0.2, vg, 0.0)), np.where(vc, va, 0.0), err_msg=view)
+    np.testing.assert_array_equal(host(fg.where(gpu(cond), gpu(a), gpu(b))), np.where(cond, a, b))
+    ai = RNG.integers(-5, 5, (4, 5)).astype(np.int32)
+    np.testing.assert_array_equal(host(fg.where(gpu(ai) > 0, gpu(ai), -1)), np.where(ai > 0, ai, -1))
+    np.testing.assert_array_equal(host(fg.clip(gpu(a), -0.5, 0.5)), np.clip(a, -0.5, 0.5))
+    np.testing.assert_allclose(host(fg.logsumexp(gpu(a), axis=1)), np.log(np.exp(a.astype(np.float64)).sum(1)),
+                               rtol=1e-5)
+
+
+def test_zero_dim_cpu_tensors_join_gpu_ops_as_scalars():
+    x = gpu(np.arange(4, dtype=np.float32))
+    np.testing.assert_array_equal(host(x * fg.tensor(3.0, dtype=fg.float64)), np.arange(4) * 3.0)
+    assert (x * fg.tensor(3.0, dtype=fg.float64)).dtype == fg.float32
+    np.testing.assert_array_equal(host(fg.tensor(2) + gpu(np.arange(3, dtype=np.int32))), [2, 3, 4])
+
+
+def test_gradients_flow_on_the_gpu():
+    xs = RNG.standard_normal((8, 5)).astype(np.float32)
+    ws = RNG.standard_normal((5, 3)).astype(np.float32)
+    bs = RNG.standard_normal(3).astype(np.float32)
+    grads = {}
+    for dev in ("cpu", "gpu"):
+        x, w, b = (fg.tensor(v, device=dev, requires_grad=True) for v in (xs, ws, bs))
+        loss = (fg.relu(x @ w + b) ** 2).mean() + fg.exp(w).sum() * 0.1
+        loss.backward()
+        assert x.grad.device.type == dev and w.grad.device.type == dev
+        grads[dev] = [t.grad.cpu().numpy() for t in (x, w, b)] + [loss.item()]
+    for got, want in zip(grads["gpu"], grads["cpu"]):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
 def test_in_place_ops_write_through_views():

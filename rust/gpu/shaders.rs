@@ -15,6 +15,7 @@ pub enum Family {
     Fill,
     Unary,
     Binary,
+    Select,
     Reduce,
     Matmul,
 }
@@ -26,6 +27,7 @@ impl Family {
             Family::Fill => "fill.wgsl",
             Family::Unary => "unary.wgsl",
             Family::Binary => "binary.wgsl",
+            Family::Select => "select.wgsl",
             Family::Reduce => "reduce.wgsl",
             Family::Matmul => "matmul.wgsl",
         }
@@ -37,6 +39,7 @@ impl Family {
             Family::Fill => include_str!("../../shaders/fill.wgsl"),
             Family::Unary => include_str!("../../shaders/unary.wgsl"),
             Family::Binary => include_str!("../../shaders/binary.wgsl"),
+            Family::Select => include_str!("../../shaders/select.wgsl"),
             Family::Reduce => include_str!("../../shaders/reduce.wgsl"),
             Family::Matmul => include_str!("../../shaders/matmul.wgsl"),
         }
@@ -155,6 +158,7 @@ pub fn variants() -> Vec<(String, String, Vec<&'static str>)> {
                 push(format!("binary {} {from}", op.name()), Family::Binary, s);
             }
         }
+        push(format!("select {from}"), Family::Select, type_subs(from));
         for kind in [ReduceKind::Sum, ReduceKind::Prod, ReduceKind::Max, ReduceKind::Min] {
             push(format!("reduce {kind:?} {from}"), Family::Reduce, reduce_subs(kind, from));
         }

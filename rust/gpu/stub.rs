@@ -70,6 +70,10 @@ pub fn unary(_: UnaryOp, _: &Tensor, _: &Tensor) -> Result<()> {
 pub fn binary(_: BinaryOp, _: &Tensor, _: &Tensor, _: &Layout, _: &Tensor, _: &Layout) -> Result<()> {
     unavailable()
 }
+#[allow(clippy::too_many_arguments)]
+pub fn select(_: &Tensor, _: &Tensor, _: &Layout, _: &Tensor, _: &Layout, _: &Tensor, _: &Layout) -> Result<()> {
+    unavailable()
+}
 pub fn reduce(_: ReduceKind, _: &Tensor, _: &[usize]) -> Result<Tensor> {
     unavailable()
 }

@@ -14,7 +14,7 @@ use crate::cpu::num::{Bits, Num};
 use crate::cpu::strided::MultiPlan;
 use crate::ops::copy::{assign, astype, contiguous_copy};
 use crate::ops::create::full_on;
-use crate::ops::device::{common_device, cpu_only};
+use crate::ops::device::common_device;
 use crate::ops::table::{BinaryOp, Family, UnaryOp};
 use crate::with_dtype;
 
@@ -72,13 +72,36 @@ pub fn resolve(a: Operand, b: Operand) -> Result<(Tensor, Tensor)> {
     })
 }
 
-/// The GPU has no 64-bit integers: a weak integer scalar next to a bool GPU tensor
-/// (which would make int64) becomes int32 there, the GPU's default integer.
+/// A 0-d CPU tensor next to a GPU tensor is a scalar operand, as in PyTorch: it moves
+/// to the GPU (a 4-byte upload). Any other mix of devices stays an error.
+fn scalars_follow(a: &Tensor, b: &Tensor) -> Result<(Tensor, Tensor)> {
+    let scalar_of_cpu = |t: &Tensor| t.ndim() == 0 && t.device() == Device::Cpu;
+    Ok(match (a.device(), b.device()) {
+        (da, db) if da == db => (a.clone(), b.clone()),
+        (Device::Gpu(_), _) if scalar_of_cpu(b) => {
+            let d = scalar_dtype_on(b.dtype(), a.device());
+            (a.clone(), crate::ops::copy::to_device(&cast(b, d)?, a.device())?)
+        }
+        (_, Device::Gpu(_)) if scalar_of_cpu(a) => {
+            let d = scalar_dtype_on(a.dtype(), b.device());
+            (crate::ops::copy::to_device(&cast(a, d)?, b.device())?, b.clone())
+        }
+        _ => (a.clone(), b.clone()),
+    })
+}
+
+/// The dtype a scalar takes on `device`: the GPU holds 32-bit types only, so a weak
+/// integer scalar (int64 next to a bool tensor) or a 0-d CPU tensor joining a GPU op
+/// becomes int32/uint32/float32 there, as PyTorch lets 0-d tensors adapt.
 fn scalar_dtype_on(d: DType, device: Device) -> DType {
-    match (d, device) {
-        (DType::I64, Device::Gpu(_)) => DType::I32,
-        (DType::U64, Device::Gpu(_)) => DType::U32,
-        _ => d,
+    if !device.is_gpu() || crate::gpu::wgsl_type(d).is_some() {
+        d
+    } else if d.is_float() {
+        DType::F32
+    } else if matches!(d, DType::U8 | DType::U16 | DType::U64) {
+        DType::U32
+    } else {
+        DType::I32
     }
 }
 
@@ -216,6 +239,7 @@ macro_rules! with_int {
 /// `op(a, b)`, into `out` when given (which then must have the broadcast shape).
 pub fn binary(op: BinaryOp, a: Operand, b: Operand, out: Option<&Tensor>) -> Result<Tensor> {
     let (a, b) = resolve(a, b)?;
+    let (a, b) = scalars_follow(&a, &b)?;
     common_device(op.name(), &[&a, &b])?;
     let (cdt, odt) = op.dtypes(a.dtype(), b.dtype(), default_float())?;
     let shape = broadcast_shapes(a.shape(), b.shape())?;
@@ -370,14 +394,21 @@ fn float_unary<T: FloatMath>(op: UnaryOp, plan: &MultiPlan<2>, po: *mut u8, px: 
 /// `where(cond, a, b)` with broadcasting and promotion of `a` and `b`.
 pub fn select(cond: &Tensor, a: Operand, b: Operand) -> Result<Tensor> {
     let (a, b) = resolve(a, b)?;
-    cpu_only("where", &[cond, &a, &b])?;
+    let (a, b) = scalars_follow(&a, &b)?;
+    let (a, cond) = scalars_follow(&a, cond)?;
+    let (b, cond) = scalars_follow(&b, &cond)?;
+    let device = common_device("where", &[&cond, &a, &b])?;
     let dt = crate::core::promote(a.dtype(), b.dtype());
     let (a, b) = (cast(&a, dt)?, cast(&b, dt)?);
-    let c = cast(cond, DType::Bool)?;
+    let c = cast(&cond, DType::Bool)?;
     let shape = broadcast_shapes(&broadcast_shapes(c.shape(), a.shape())?, b.shape())?;
-    let out = Tensor::for_overwrite(&shape, dt)?;
+    let out = Tensor::for_overwrite_on(&shape, dt, device)?;
     let (lc, la, lb) =
         (c.layout().broadcast_to(&shape)?, a.layout().broadcast_to(&shape)?, b.layout().broadcast_to(&shape)?);
+    if device.is_gpu() {
+        crate::gpu::select(&out, &c, &lc, &a, &la, &b, &lb)?;
+        return Ok(out);
+    }
     let plan = MultiPlan::new(&shape, [out.strides(), &lc.strides, &la.strides, &lb.strides]);
     with_dtype!(dt, T => unsafe {
         k::select(

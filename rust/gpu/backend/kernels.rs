@@ -200,6 +200,28 @@ pub fn binary(op: BinaryOp, out: &Tensor, a: &Tensor, la: &Layout, b: &Tensor, l
     launch_elementwise(&ctx, Family::Binary, "main", &subs, &md, &bufs, out.numel())
 }
 
+/// `out = where(cond, a, b)`, each operand's layout broadcast to `out`'s shape; `cond`
+/// is bool and `a`, `b` have `out`'s dtype.
+pub fn select(
+    out: &Tensor,
+    cond: &Tensor,
+    lc: &Layout,
+    a: &Tensor,
+    la: &Layout,
+    b: &Tensor,
+    lb: &Layout,
+) -> Result<()> {
+    if aliased(out, &[cond, a, b])? {
+        let tmp = staging_for(out)?;
+        select(&tmp, cond, lc, a, la, b, lb)?;
+        return copy(out, tmp.layout(), &tmp);
+    }
+    let ctx = context_of(&[out, cond, a, b])?;
+    let md = elementwise_md(out.shape(), &[out.layout(), lc, la, lb], &[])?;
+    let bufs = [buffer(out)?.raw(), buffer(cond)?.raw(), buffer(a)?.raw(), buffer(b)?.raw()];
+    launch_elementwise(&ctx, Family::Select, "main", &type_subs(out.dtype()), &md, &bufs, out.numel())
+}
+
 /// Rows shorter than this are reduced by one workgroup each.
 const CHUNK: usize = 4096;
 

@@ -11,7 +11,7 @@ mod staging;
 mod transfer;
 
 pub use buffers::GpuBuffer;
-pub use kernels::{arange, binary, copy, fill, matmul, reduce, unary};
+pub use kernels::{arange, binary, copy, fill, matmul, reduce, select, unary};
 pub use registry::{adapters, check_index, default_index, is_available};
 pub use transfer::{download, empty, upload};
 
