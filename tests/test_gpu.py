@@ -15,6 +15,8 @@ import textwrap
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ferrograd as fg
 
@@ -518,3 +520,52 @@ def test_adapter_and_backend_chosen_by_environment():
     assert out.stdout.split() == ["gpu:0", first["backend"]], out.stdout + out.stderr
     out = _python(code, FERROGRAD_GPU_ADAPTER="no such adapter")
     assert "matches no adapter" in out.stderr and first["name"] in out.stderr
+
+
+# ---- property: random view chains give the CPU's results -------------------------------
+
+CHAIN_UNARY = ["negative", "abs", "exp", "tanh", "relu", "sigmoid", "square", "floor"]
+CHAIN_BINARY = ["add", "subtract", "multiply", "maximum", "minimum", "greater"]
+
+
+@st.composite
+def view_chains(draw):
+    """A float32 array, a chain of view steps (permute, step slice, flip, broadcast)."""
+    shape = draw(st.lists(st.integers(1, 6), min_size=1, max_size=4))
+    steps = draw(st.lists(st.sampled_from(["permute", "slice", "flip", "expand"]), max_size=3))
+    seed = draw(st.integers(0, 2**16))
+    return shape, steps, seed
+
+
+def apply_view(t, step: str, rng: np.random.Generator):
+    nd = t.ndim
+    if step == "permute":
+        return t.permute(*rng.permutation(nd).tolist())
+    d = int(rng.integers(nd))
+    if step == "slice":
+        idx = [slice(None)] * nd
+        idx[d] = slice(int(rng.integers(0, max(1, t.shape[d]))), None, int(rng.integers(1, 3)))
+        return t[tuple(idx)]
+    if step == "flip":
+        return t.flip((d,))
+    return t.unsqueeze(0).expand(2, *t.shape)
+
+
+@settings(max_examples=40, deadline=None)
+@given(view_chains(), st.sampled_from(CHAIN_UNARY), st.sampled_from(CHAIN_BINARY),
+       st.sampled_from([None, -1, 0]))
+def test_random_view_chains_match_the_cpu(chain, unary, binary, axis):
+    shape, steps, seed = chain
+    a = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    results = {}
+    for dev in ("cpu", "gpu"):
+        rng = np.random.default_rng(seed)  # the same view choices on both devices
+        t = fg.tensor(a, device=dev)
+        for s in steps:
+            t = apply_view(t, s, rng)
+        u = getattr(fg, unary)(t)
+        r = getattr(fg, binary)(u, t.flip((0,)))
+        s = fg.sum(r.astype(fg.float32), axis=axis)
+        results[dev] = (r.cpu().numpy(), s.cpu().numpy())
+    for got, want in zip(results["gpu"], results["cpu"]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
