@@ -12,7 +12,8 @@ all: build
 $(DEPS): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "maturin>=1.7,<2" "numpy>=1.23" "pytest>=7" "hypothesis>=6" ruff safetensors tqdm
+	$(PY) -m pip install -q "maturin>=1.7,<2" "numpy>=1.23" "pytest>=7" "hypothesis>=6" ruff safetensors tqdm \
+		wgpu "wgpudawn; python_version >= '3.11'"
 	touch $@
 
 # Release build of the extension, installed into the venv in editable mode.
@@ -25,7 +26,8 @@ demo: build
 lint: $(DEPS)
 	cargo fmt --check
 	cargo clippy --quiet --all-targets -- -D warnings
-	cargo clippy --quiet --all-targets --features python -- -D warnings
+	cargo clippy --quiet --all-targets --features gpu -- -D warnings
+	cargo clippy --quiet --all-targets --features python,gpu -- -D warnings
 	$(VENV)/bin/ruff check python tests benchmarks
 
 test: build lint

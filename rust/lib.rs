@@ -4,6 +4,7 @@
 pub mod autograd;
 pub mod core;
 pub mod cpu;
+pub mod gpu;
 pub mod ops;
 
 #[cfg(feature = "python")]

@@ -428,15 +428,30 @@ def test_devices():
     assert {fg.device("cpu"): 1}["cpu"] == 1
 
 
-def test_gpu_device_raises():
+def test_gpu_device_names_and_creation():
+    """GPU names parse everywhere; creating on "gpu" works where an adapter exists and
+    raises a RuntimeError (saying how to get a driver) where none does."""
     gpu = fg.device("gpu")
-    assert gpu != "cpu"
-    for make in (lambda: fg.zeros(2, device="gpu"), lambda: fg.ones(2, device=gpu),
-                 lambda: fg.tensor([1.0], device="gpu"), lambda: fg.arange(3, device="gpu:0"),
-                 lambda: fg.rand(2, device=gpu), lambda: fg.eye(2, device="gpu"),
-                 lambda: fg.zeros(2).to("gpu"), lambda: fg.set_default_device("gpu")):
+    assert gpu != "cpu" and gpu.type == "gpu" and fg.device("gpu:1").index == 1
+    makers = (lambda: fg.zeros(2, device="gpu"), lambda: fg.ones(2, device=gpu),
+              lambda: fg.tensor([1.0], device="gpu"), lambda: fg.arange(3, device="gpu:0"),
+              lambda: fg.rand(2, device=gpu), lambda: fg.eye(2, device="gpu"),
+              lambda: fg.zeros(2).to("gpu"))
+    for make in makers:
+        if fg.gpu.is_available():
+            assert make().device.type == "gpu"
+        else:
+            with pytest.raises(RuntimeError, match="no GPU"):
+                make()
+    if fg.gpu.is_available():
+        try:
+            fg.set_default_device("gpu")
+            assert fg.get_default_device() == "gpu" and fg.zeros(2).device.type == "gpu"
+        finally:
+            fg.set_default_device("cpu")
+    else:
         with pytest.raises(RuntimeError):
-            make()
+            fg.set_default_device("gpu")
     assert fg.get_default_device() == "cpu"
     with pytest.raises(ValueError):
         fg.device("tpu")

@@ -10,6 +10,7 @@ from . import (
     _reduce,  # noqa: F401  (adds the Python-implemented Tensor methods)
     autograd,
     data,
+    gpu,
     linalg,
     nn,
     optim,
@@ -49,6 +50,7 @@ from ._core import (
     set_default_device,
     set_default_dtype,
     stack,
+    synchronize,
     tile,
     tril,
     triu,

@@ -36,11 +36,14 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None) -> Tensor:
     """Array API ``asarray``: shares memory with tensors, numpy arrays, DLPack producers
     and buffer-protocol objects when no conversion is needed (``copy=None``), always
     copies with ``copy=True``, and raises if a copy would be needed with ``copy=False``."""
-    _core._full((), 0, dtype=None, device=device)  # validates the device
+    # Validates the device (resolving "gpu" to an adapter); CPU-only use never starts the GPU.
+    target = _core._full((), 0, dtype=None, device=device).device
     if isinstance(obj, (bytes, bytearray, memoryview)):
         obj = np.asarray(memoryview(obj))
     t = _core._as_tensor(obj, dtype)
     shared = _shares_input(t, obj)
+    if (device is not None or target.type != "cpu") and t.device != target:
+        t, shared = t.to(target), False
     if copy is True and shared:
         return t.clone()
     if copy is False and not shared:
@@ -49,6 +52,8 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None) -> Tensor:
 
 
 def _shares_input(t: Tensor, obj) -> bool:
+    if t.device.type != "cpu":
+        return isinstance(obj, Tensor) and t.shares_memory_with(obj)
     if isinstance(obj, Tensor):
         return t.shares_memory_with(obj)
     if isinstance(obj, np.ndarray):
@@ -93,21 +98,25 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> T
 
 def zeros_like(x, /, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     x = _tensor_like(x)
+    device = x.device if device is None else device
     return zeros(x.shape, dtype=_like(x, dtype), device=device, requires_grad=requires_grad)
 
 
 def ones_like(x, /, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     x = _tensor_like(x)
+    device = x.device if device is None else device
     return ones(x.shape, dtype=_like(x, dtype), device=device, requires_grad=requires_grad)
 
 
 def empty_like(x, /, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     x = _tensor_like(x)
+    device = x.device if device is None else device
     return empty(x.shape, dtype=_like(x, dtype), device=device, requires_grad=requires_grad)
 
 
 def full_like(x, /, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     x = _tensor_like(x)
+    device = x.device if device is None else device
     return full(x.shape, fill_value, dtype=_like(x, dtype), device=device, requires_grad=requires_grad)
 
 

@@ -160,7 +160,7 @@ fn default_grads(outputs: &[Tensor], grads: &[Option<Tensor>]) -> Result<Vec<Ten
                         t.shape()
                     );
                 }
-                crate::ops::create::full(t.shape(), crate::core::Scalar::Float(1.0), t.dtype())
+                crate::ops::create::full_on(t.shape(), crate::core::Scalar::Float(1.0), t.dtype(), t.device())
             }
         })
         .collect()

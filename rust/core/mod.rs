@@ -11,7 +11,7 @@ pub use device::Device;
 pub use dtype::{default_float, promote, set_default_float, DType, Element, Scalar};
 pub use error::{Error, Result};
 pub use layout::{broadcast_shapes, normalize_axis, Dims, Layout, Strides};
-pub use storage::{CpuBuffer, Owner, Storage};
+pub use storage::{CpuBuffer, Owner, Storage, GPU_TENSOR_ON_CPU_PATH};
 pub use tensor::{Tensor, TensorImpl};
 
 /// Dispatch on a runtime [`DType`], binding the matching Rust element type to `$T`.

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::device::Device;
 use super::error::{Error, Result};
+use crate::gpu::GpuBuffer;
 
 /// Cache-line alignment: every SIMD width we dispatch to is happy with it.
 const ALIGN: usize = 64;
@@ -138,24 +139,68 @@ impl Drop for CpuBuffer {
 #[derive(Clone)]
 pub enum Storage {
     Cpu(Arc<CpuBuffer>),
+    /// Device memory (rust/gpu/). Without the `gpu` feature `GpuBuffer` is an empty stub
+    /// type that cannot be constructed, so this arm exists but never occurs.
+    Gpu(Arc<GpuBuffer>),
 }
+
+/// The message of the panic raised when a CPU kernel is handed device memory. Ops check
+/// devices before they reach a kernel; this is the backstop, and `python::errors::run`
+/// turns it into a RuntimeError that names the problem instead of "internal error".
+pub const GPU_TENSOR_ON_CPU_PATH: &str =
+    "this operation is not implemented for GPU tensors yet; move its inputs to the CPU with .cpu() first";
 
 impl Storage {
     pub fn device(&self) -> Device {
         match self {
             Storage::Cpu(_) => Device::Cpu,
+            Storage::Gpu(b) => b.device(),
         }
     }
 
+    /// Host memory. Callers are CPU kernels, which ops only reach with CPU tensors.
     pub fn cpu(&self) -> &CpuBuffer {
         match self {
             Storage::Cpu(b) => b,
+            Storage::Gpu(_) => panic!("{GPU_TENSOR_ON_CPU_PATH}"),
+        }
+    }
+
+    pub fn gpu(&self) -> Option<&Arc<GpuBuffer>> {
+        match self {
+            Storage::Gpu(b) => Some(b),
+            Storage::Cpu(_) => None,
         }
     }
 
     pub fn same(&self, other: &Storage) -> bool {
         match (self, other) {
             (Storage::Cpu(a), Storage::Cpu(b)) => Arc::ptr_eq(a, b),
+            (Storage::Gpu(a), Storage::Gpu(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
+    /// The in-place write counter (see `CpuBuffer::version`).
+    pub fn version(&self) -> &std::sync::atomic::AtomicU64 {
+        match self {
+            Storage::Cpu(b) => b.version(),
+            Storage::Gpu(b) => b.version(),
+        }
+    }
+
+    pub fn readonly(&self) -> bool {
+        match self {
+            Storage::Cpu(b) => b.readonly(),
+            Storage::Gpu(_) => false,
+        }
+    }
+
+    /// Whether no other tensor or view holds this memory.
+    pub fn unshared(&self) -> bool {
+        match self {
+            Storage::Cpu(b) => Arc::strong_count(b) == 1,
+            Storage::Gpu(b) => Arc::strong_count(b) == 1,
         }
     }
 }

@@ -71,14 +71,12 @@ impl Tensor {
 
     /// The storage's in-place write counter, shared by every view of it.
     pub fn version(&self) -> u64 {
-        self.0.storage.cpu().version().load(Ordering::Relaxed)
+        self.0.storage.version().load(Ordering::Relaxed)
     }
 
     /// Whether no other tensor or view holds this tensor's memory.
     pub fn owns_storage_alone(&self) -> bool {
-        match &self.0.storage {
-            Storage::Cpu(b) => Arc::strong_count(b) == 1,
-        }
+        self.0.storage.unshared()
     }
 
     /// A new contiguous, zero-filled tensor.
@@ -96,6 +94,26 @@ impl Tensor {
         let n = checked_numel(shape)?;
         let buf = CpuBuffer::for_overwrite(n * dtype.size())?;
         Ok(Tensor::from_parts(Storage::Cpu(Arc::new(buf)), layout, dtype))
+    }
+
+    /// A new contiguous tensor with unspecified contents on `device`.
+    pub fn for_overwrite_on(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        match device {
+            Device::Cpu => Tensor::for_overwrite(shape, dtype),
+            Device::Gpu(i) => crate::gpu::empty(shape, dtype, i),
+        }
+    }
+
+    /// A new contiguous, zero-filled tensor on `device`.
+    pub fn zeros_on(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        match device {
+            Device::Cpu => Tensor::zeros(shape, dtype),
+            Device::Gpu(_) => {
+                let t = Tensor::for_overwrite_on(shape, dtype, device)?;
+                crate::ops::copy::fill(&t, super::Scalar::Int(0))?;
+                Ok(t)
+            }
+        }
     }
 
     /// A contiguous 1-D tensor holding `data`.
@@ -145,7 +163,7 @@ impl Tensor {
         self.0.layout.is_contiguous()
     }
     pub fn is_readonly(&self) -> bool {
-        self.0.storage.cpu().readonly()
+        self.0.storage.readonly()
     }
 
     /// Address of the element at the layout's offset (index 0 of every dim).
@@ -188,7 +206,7 @@ impl Tensor {
             bail!(Runtime, "this tensor is read-only (it shares memory with a read-only array); copy it with .clone() before writing");
         }
         // Every in-place writer passes here: bump the version autograd checks.
-        self.0.storage.cpu().version().fetch_add(1, Ordering::Relaxed);
+        self.0.storage.version().fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 }

@@ -258,6 +258,7 @@ macro_rules! with_float {
 /// `weight` `(C_out, C_in/groups, *kernel)`, plus `bias` `(C_out,)`. The number of spatial
 /// dims (1, 2 or 3) is the weight's rank minus 2.
 pub fn conv(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> Result<Tensor> {
+    crate::ops::device::cpu_only("conv", &[input, weight])?;
     let what = "conv";
     let (dt, compute) = float_dtypes(what, &[("input", Some(input)), ("weight", Some(weight)), ("bias", bias)])?;
     let (g, out_shape) = geometry(what, input.shape(), weight.shape(), p)?;
@@ -287,6 +288,7 @@ pub fn conv_backward_input(
     input_shape: &[usize],
     p: &ConvParams,
 ) -> Result<Tensor> {
+    crate::ops::device::cpu_only("conv backward", &[grad_out, weight])?;
     let what = "conv_backward_input";
     let (dt, compute) = float_dtypes(what, &[("grad_out", Some(grad_out)), ("weight", Some(weight))])?;
     let (g, out_shape) = geometry(what, input_shape, weight.shape(), p)?;
@@ -325,6 +327,7 @@ pub fn conv_backward_weight(
     weight_shape: &[usize],
     p: &ConvParams,
 ) -> Result<Tensor> {
+    crate::ops::device::cpu_only("conv backward", &[grad_out, input])?;
     let what = "conv_backward_weight";
     let (dt, compute) = float_dtypes(what, &[("grad_out", Some(grad_out)), ("input", Some(input))])?;
     let (g, out_shape) = geometry(what, input.shape(), weight_shape, p)?;
@@ -361,6 +364,7 @@ pub fn conv_transpose(
     p: &ConvParams,
     output_padding: &[usize],
 ) -> Result<Tensor> {
+    crate::ops::device::cpu_only("conv_transpose", &[input, weight])?;
     let what = "conv_transpose";
     let (dt, compute) = float_dtypes(what, &[("input", Some(input)), ("weight", Some(weight)), ("bias", bias)])?;
     let ws = weight.shape();

@@ -1,8 +1,10 @@
 //! Copies: assignment through views (with broadcasting and casting), `contiguous`,
-//! `clone`, `astype` and `fill`. All of them run the one strided kernel in `cpu::copy`.
+//! `clone`, `astype`, `fill` and moves between devices. On the CPU all of them run the
+//! one strided kernel in `cpu::copy`; GPU tensors go to the copy/fill shaders.
 
-use crate::core::{Element, Layout, Result, Scalar, Tensor};
+use crate::core::{Device, Element, Layout, Result, Scalar, Tensor};
 use crate::cpu::copy::{copy, copy_indexed, Plan, Walk};
+use crate::ops::device::common_device;
 use crate::with_dtype;
 
 /// Runs `f` with the element types of `src` and `dst`, converting numpy-style.
@@ -13,8 +15,11 @@ macro_rules! with_pair {
 }
 
 /// Copy `src` (already broadcast to `dst`'s shape) into `dst`, converting dtype.
-/// The caller guarantees no overlap and a writable `dst`.
-fn copy_raw(dst: &Tensor, src_layout: &Layout, src: &Tensor) {
+/// The caller guarantees no overlap, one device and a writable `dst`.
+fn copy_raw(dst: &Tensor, src_layout: &Layout, src: &Tensor) -> Result<()> {
+    if dst.device().is_gpu() {
+        return crate::gpu::copy(dst, src_layout, src);
+    }
     let plan = Plan::new(dst.shape(), &src_layout.strides, dst.strides());
     let sp = src.data_ptr_at(src_layout.offset);
     let dp = dst.data_ptr();
@@ -26,27 +31,28 @@ fn copy_raw(dst: &Tensor, src_layout: &Layout, src: &Tensor) {
             4 => unsafe { copy(&plan, sp as *const u32, dp as *mut u32, |x| x) },
             _ => unsafe { copy(&plan, sp as *const u64, dp as *mut u64, |x| x) },
         }
-        return;
+        return Ok(());
     }
     with_pair!(src.dtype(), dst.dtype(), |S, D| unsafe {
         copy(&plan, sp as *const S, dp as *mut D, |x: S| D::from_scalar(x.to_scalar()))
-    })
+    });
+    Ok(())
 }
 
 /// `dst[...] = src`: broadcasts `src` to `dst`'s shape, casts, and copies through
 /// `dst`'s strides. Overlapping operands are handled by copying `src` first.
 pub fn assign(dst: &Tensor, src: &Tensor) -> Result<()> {
     dst.check_writable()?;
+    common_device("assignment", &[dst, src])?;
     let src = &drop_leading_ones(src, dst.ndim());
     let layout = src.layout().broadcast_to(dst.shape())?;
     if dst.may_overlap(src) {
         let tmp = contiguous_copy(src)?;
         let layout = tmp.layout().broadcast_to(dst.shape())?;
-        copy_raw(dst, &layout, &tmp);
+        copy_raw(dst, &layout, &tmp)
     } else {
-        copy_raw(dst, &layout, src);
+        copy_raw(dst, &layout, src)
     }
-    Ok(())
 }
 
 /// `t` without leading size-1 dims beyond `ndim` (numpy lets an assigned value carry them).
@@ -65,6 +71,9 @@ pub fn drop_leading_ones(t: &Tensor, ndim: usize) -> Tensor {
 /// Writes `value` into every element of `dst`.
 pub fn fill(dst: &Tensor, value: Scalar) -> Result<()> {
     dst.check_writable()?;
+    if dst.device().is_gpu() {
+        return crate::gpu::fill(dst, value);
+    }
     with_dtype!(dst.dtype(), T => {
         let v: T = value.cast();
         let plan = Plan::new(dst.shape(), &vec![0; dst.ndim()], dst.strides());
@@ -74,10 +83,28 @@ pub fn fill(dst: &Tensor, value: Scalar) -> Result<()> {
 }
 
 /// A new contiguous tensor with `src`'s values converted to `dtype`.
+/// (On the GPU, `dtype` must be one the GPU holds: a TypeError says what to do.)
 pub fn astype(src: &Tensor, dtype: crate::core::DType) -> Result<Tensor> {
-    let out = Tensor::for_overwrite(src.shape(), dtype)?;
-    copy_raw(&out, src.layout(), src);
+    let out = Tensor::for_overwrite_on(src.shape(), dtype, src.device())?;
+    copy_raw(&out, src.layout(), src)?;
     Ok(out)
+}
+
+/// `src` on `device`: itself when already there, else a contiguous copy. Moves to a GPU
+/// raise a TypeError for dtypes the GPU cannot hold (nothing is narrowed silently).
+pub fn to_device(src: &Tensor, device: Device) -> Result<Tensor> {
+    match (src.device(), device) {
+        (a, b) if a == b => Ok(src.clone()),
+        (Device::Cpu, Device::Gpu(i)) => crate::gpu::upload(src, i),
+        (Device::Gpu(_), Device::Cpu) => crate::gpu::download(src),
+        (Device::Gpu(_), Device::Gpu(i)) => crate::gpu::upload(&crate::gpu::download(src)?, i),
+        (Device::Cpu, Device::Cpu) => unreachable!("equal devices return early"),
+    }
+}
+
+/// `src` as a CPU tensor (a readback for GPU tensors, the tensor itself otherwise).
+pub fn on_cpu(src: &Tensor) -> Result<Tensor> {
+    to_device(src, Device::Cpu)
 }
 
 /// Always a fresh contiguous copy.
@@ -143,14 +170,15 @@ pub fn scatter_blocks(
     })
 }
 
-/// Reads the single element at the layout's offset.
-pub fn item(t: &Tensor) -> Scalar {
-    with_dtype!(t.dtype(), T => unsafe { (*(t.data_ptr() as *const T)).to_scalar() })
+/// Reads the single element at the layout's offset (a readback for GPU tensors).
+pub fn item(t: &Tensor) -> Result<Scalar> {
+    let t = &on_cpu(t)?;
+    Ok(with_dtype!(t.dtype(), T => unsafe { (*(t.data_ptr() as *const T)).to_scalar() }))
 }
 
 /// Values in C order as f64 (tests and debugging).
 pub fn to_f64_vec(t: &Tensor) -> Result<Vec<f64>> {
-    let c = astype(t, crate::core::DType::F64)?;
+    let c = astype(&on_cpu(t)?, crate::core::DType::F64)?;
     let p = c.data_ptr() as *const f64;
     Ok((0..c.numel()).map(|i| unsafe { *p.add(i) }).collect())
 }

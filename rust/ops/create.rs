@@ -1,7 +1,7 @@
 //! Creation: filled tensors, ranges, identity matrices and random draws.
 
 use crate::bail;
-use crate::core::{DType, Element, Result, Scalar, Tensor};
+use crate::core::{DType, Device, Element, Result, Scalar, Tensor};
 use crate::cpu::fill::generate;
 use crate::cpu::random::Generator;
 use crate::ops::copy::fill;
@@ -22,8 +22,23 @@ pub fn full(shape: &[usize], value: Scalar, dtype: DType) -> Result<Tensor> {
     Ok(t)
 }
 
+/// `full` on `device` (GPU tensors are filled by the fill shader, no upload).
+pub fn full_on(shape: &[usize], value: Scalar, dtype: DType, device: Device) -> Result<Tensor> {
+    if device == Device::Cpu {
+        return full(shape, value, dtype);
+    }
+    let t = Tensor::for_overwrite_on(shape, dtype, device)?;
+    fill(&t, value)?;
+    Ok(t)
+}
+
 /// numpy's `arange`: `ceil((stop - start) / step)` values `start + i * step`.
 pub fn arange(start: Scalar, stop: Scalar, step: Scalar, dtype: DType) -> Result<Tensor> {
+    arange_on(start, stop, step, dtype, Device::Cpu)
+}
+
+/// `arange` on `device` (the GPU computes the values in place with the arange shader).
+pub fn arange_on(start: Scalar, stop: Scalar, step: Scalar, dtype: DType, device: Device) -> Result<Tensor> {
     let (s, e, st) = (start.to_f64(), stop.to_f64(), step.to_f64());
     if st == 0.0 || !st.is_finite() || !s.is_finite() || !e.is_finite() {
         bail!(Value, "arange needs finite start/stop and a non-zero step, got ({s}, {e}, {st})");
@@ -33,6 +48,9 @@ pub fn arange(start: Scalar, stop: Scalar, step: Scalar, dtype: DType) -> Result
         bail!(Value, "arange({s}, {e}, {st}) has too many elements");
     }
     let n = n as usize;
+    if let Device::Gpu(i) = device {
+        return crate::gpu::arange(start, step, n, dtype, i);
+    }
     let t = Tensor::for_overwrite(&[n], dtype)?;
     let ints = !matches!(start, Scalar::Float(_)) && !matches!(step, Scalar::Float(_));
     with_dtype!(dtype, T => unsafe {

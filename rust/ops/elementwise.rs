@@ -7,13 +7,14 @@
 #![allow(clippy::redundant_closure, clippy::bool_comparison)]
 
 use crate::bail;
-use crate::core::{broadcast_shapes, default_float, DType, Result, Scalar, Tensor};
+use crate::core::{broadcast_shapes, default_float, DType, Device, Result, Scalar, Tensor};
 use crate::cpu::elementwise as k;
 use crate::cpu::fmath::FloatMath;
 use crate::cpu::num::{Bits, Num};
 use crate::cpu::strided::MultiPlan;
 use crate::ops::copy::{assign, astype, contiguous_copy};
-use crate::ops::create::full;
+use crate::ops::create::full_on;
+use crate::ops::device::common_device;
 use crate::ops::table::{BinaryOp, Family, UnaryOp};
 use crate::with_dtype;
 
@@ -51,20 +52,57 @@ fn strong_dtype(s: Scalar) -> DType {
     }
 }
 
-/// Both operands as tensors, scalars materialised as 0-d tensors.
+/// Both operands as tensors, scalars materialised as 0-d tensors on the other
+/// operand's device.
 pub fn resolve(a: Operand, b: Operand) -> Result<(Tensor, Tensor)> {
     Ok(match (a, b) {
         (Operand::Tensor(a), Operand::Tensor(b)) => (a, b),
         (Operand::Tensor(a), Operand::Scalar(s)) => {
-            let d = weak_dtype(a.dtype(), s);
-            (a, full(&[], s, d)?)
+            let d = scalar_dtype_on(weak_dtype(a.dtype(), s), a.device());
+            let dev = a.device();
+            (a, full_on(&[], s, d, dev)?)
         }
         (Operand::Scalar(s), Operand::Tensor(b)) => {
-            let d = weak_dtype(b.dtype(), s);
-            (full(&[], s, d)?, b)
+            let d = scalar_dtype_on(weak_dtype(b.dtype(), s), b.device());
+            (full_on(&[], s, d, b.device())?, b)
         }
-        (Operand::Scalar(x), Operand::Scalar(y)) => (full(&[], x, strong_dtype(x))?, full(&[], y, strong_dtype(y))?),
+        (Operand::Scalar(x), Operand::Scalar(y)) => {
+            (full_on(&[], x, strong_dtype(x), Device::Cpu)?, full_on(&[], y, strong_dtype(y), Device::Cpu)?)
+        }
     })
+}
+
+/// A 0-d CPU tensor next to a GPU tensor is a scalar operand, as in PyTorch: it moves
+/// to the GPU (a 4-byte upload). Any other mix of devices stays an error.
+fn scalars_follow(a: &Tensor, b: &Tensor) -> Result<(Tensor, Tensor)> {
+    let scalar_of_cpu = |t: &Tensor| t.ndim() == 0 && t.device() == Device::Cpu;
+    Ok(match (a.device(), b.device()) {
+        (da, db) if da == db => (a.clone(), b.clone()),
+        (Device::Gpu(_), _) if scalar_of_cpu(b) => {
+            let d = scalar_dtype_on(b.dtype(), a.device());
+            (a.clone(), crate::ops::copy::to_device(&cast(b, d)?, a.device())?)
+        }
+        (_, Device::Gpu(_)) if scalar_of_cpu(a) => {
+            let d = scalar_dtype_on(a.dtype(), b.device());
+            (crate::ops::copy::to_device(&cast(a, d)?, b.device())?, b.clone())
+        }
+        _ => (a.clone(), b.clone()),
+    })
+}
+
+/// The dtype a scalar takes on `device`: the GPU holds 32-bit types only, so a weak
+/// integer scalar (int64 next to a bool tensor) or a 0-d CPU tensor joining a GPU op
+/// becomes int32/uint32/float32 there, as PyTorch lets 0-d tensors adapt.
+fn scalar_dtype_on(d: DType, device: Device) -> DType {
+    if !device.is_gpu() || crate::gpu::wgsl_type(d).is_some() {
+        d
+    } else if d.is_float() {
+        DType::F32
+    } else if matches!(d, DType::U8 | DType::U16 | DType::U64) {
+        DType::U32
+    } else {
+        DType::I32
+    }
 }
 
 fn cast(t: &Tensor, d: DType) -> Result<Tensor> {
@@ -97,9 +135,11 @@ fn destination(
     name: &str,
     inputs: &[&Tensor],
 ) -> Result<(Tensor, Option<Tensor>)> {
+    let device = common_device(name, inputs)?;
     match out {
-        None => Ok((Tensor::for_overwrite(shape, dtype)?, None)),
+        None => Ok((Tensor::for_overwrite_on(shape, dtype, device)?, None)),
         Some(o) => {
+            common_device(name, &[inputs[0], o])?;
             o.check_writable()?;
             if o.shape() != shape {
                 bail!(Value, "{name}: the result of shape {shape:?} does not fit the output of shape {:?}", o.shape());
@@ -110,7 +150,7 @@ fn destination(
             let aliased = inputs.iter().any(|t| o.may_overlap(t) && t.layout() != o.layout());
             if o.dtype() != dtype || aliased {
                 // Compute into a temporary, then cast/copy into the destination.
-                Ok((Tensor::for_overwrite(shape, dtype)?, Some(o.clone())))
+                Ok((Tensor::for_overwrite_on(shape, dtype, device)?, Some(o.clone())))
             } else {
                 Ok((o.clone(), None))
             }
@@ -199,12 +239,18 @@ macro_rules! with_int {
 /// `op(a, b)`, into `out` when given (which then must have the broadcast shape).
 pub fn binary(op: BinaryOp, a: Operand, b: Operand, out: Option<&Tensor>) -> Result<Tensor> {
     let (a, b) = resolve(a, b)?;
+    let (a, b) = scalars_follow(&a, &b)?;
+    common_device(op.name(), &[&a, &b])?;
     let (cdt, odt) = op.dtypes(a.dtype(), b.dtype(), default_float())?;
     let shape = broadcast_shapes(a.shape(), b.shape())?;
     let (a, b) = (cast(&a, cdt)?, cast(&b, cdt)?);
     let (res, pending) = destination(out, &shape, odt, op.name(), &[&a, &b])?;
     let la = a.layout().broadcast_to(&shape)?;
     let lb = b.layout().broadcast_to(&shape)?;
+    if res.device().is_gpu() {
+        crate::gpu::binary(op, &res, &a, &la, &b, &lb)?;
+        return finish(res, pending);
+    }
     let plan = MultiPlan::new(&shape, [res.strides(), &la.strides, &lb.strides]);
     let (pa, pb, po) = (a.data_ptr_at(la.offset), b.data_ptr_at(lb.offset), res.data_ptr());
     macro_rules! go {
@@ -268,6 +314,15 @@ pub fn unary(op: UnaryOp, x: &Tensor, out: Option<&Tensor>) -> Result<Tensor> {
     let (cdt, odt) = op.dtypes(x.dtype(), default_float())?;
     let x = cast(x, cdt)?;
     let (res, pending) = destination(out, x.shape(), odt, op.name(), &[&x])?;
+    if res.device().is_gpu() {
+        if matches!(op, UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Trunc | UnaryOp::Round | UnaryOp::Pos)
+            && !cdt.is_float()
+        {
+            return finish_copy(&x, res, pending);
+        }
+        crate::gpu::unary(op, &res, &x)?;
+        return finish(res, pending);
+    }
     let plan = MultiPlan::new(x.shape(), [res.strides(), x.strides()]);
     let (px, po) = (x.data_ptr(), res.data_ptr());
     macro_rules! go {
@@ -339,13 +394,21 @@ fn float_unary<T: FloatMath>(op: UnaryOp, plan: &MultiPlan<2>, po: *mut u8, px: 
 /// `where(cond, a, b)` with broadcasting and promotion of `a` and `b`.
 pub fn select(cond: &Tensor, a: Operand, b: Operand) -> Result<Tensor> {
     let (a, b) = resolve(a, b)?;
+    let (a, b) = scalars_follow(&a, &b)?;
+    let (a, cond) = scalars_follow(&a, cond)?;
+    let (b, cond) = scalars_follow(&b, &cond)?;
+    let device = common_device("where", &[&cond, &a, &b])?;
     let dt = crate::core::promote(a.dtype(), b.dtype());
     let (a, b) = (cast(&a, dt)?, cast(&b, dt)?);
-    let c = cast(cond, DType::Bool)?;
+    let c = cast(&cond, DType::Bool)?;
     let shape = broadcast_shapes(&broadcast_shapes(c.shape(), a.shape())?, b.shape())?;
-    let out = Tensor::for_overwrite(&shape, dt)?;
+    let out = Tensor::for_overwrite_on(&shape, dt, device)?;
     let (lc, la, lb) =
         (c.layout().broadcast_to(&shape)?, a.layout().broadcast_to(&shape)?, b.layout().broadcast_to(&shape)?);
+    if device.is_gpu() {
+        crate::gpu::select(&out, &c, &lc, &a, &la, &b, &lb)?;
+        return Ok(out);
+    }
     let plan = MultiPlan::new(&shape, [out.strides(), &lc.strides, &la.strides, &lb.strides]);
     with_dtype!(dt, T => unsafe {
         k::select(

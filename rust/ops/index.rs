@@ -48,6 +48,7 @@ fn index_values(t: &Tensor) -> Result<Vec<i64>> {
     if !t.dtype().is_int() {
         bail!(Index, "tensors used as indices must be integer or boolean, got {}", t.dtype());
     }
+    crate::ops::device::cpu_only("indexing with a GPU index tensor", &[t])?;
     let c = astype(t, DType::I64)?;
     // SAFETY: a fresh contiguous int64 tensor of c.numel() elements.
     Ok(unsafe { std::slice::from_raw_parts(c.data_ptr() as *const i64, c.numel()) }.to_vec())
@@ -55,6 +56,7 @@ fn index_values(t: &Tensor) -> Result<Vec<i64>> {
 
 /// Per-dim coordinates of the true elements of a boolean tensor (numpy `nonzero`).
 pub fn nonzero(t: &Tensor) -> Result<Vec<Tensor>> {
+    crate::ops::device::cpu_only("nonzero", &[t])?;
     let c = contiguous(t)?;
     let flat = with_dtype!(c.dtype(), T => {
         let s = unsafe { std::slice::from_raw_parts(c.data_ptr() as *const T, c.numel()) };
@@ -126,7 +128,7 @@ fn resolve(t: &Tensor, items: &[IndexItem]) -> Result<Resolved> {
             }
             IndexItem::Tensor(ix) if ix.dtype() == DType::Bool && ix.ndim() == 0 => {
                 // a[True] adds a length-1 axis, a[False] an empty one (numpy).
-                let on = crate::ops::copy::item(ix).to_i64() != 0;
+                let on = crate::ops::copy::item(ix)?.to_i64() != 0;
                 let idx: Vec<i64> = if on { vec![0] } else { vec![] };
                 adv_dims.push(shape.len());
                 adv_index.push(Tensor::from_vec(&idx, &[idx.len()])?);
@@ -241,6 +243,7 @@ pub fn index(t: &Tensor, items: &[IndexItem]) -> Result<Tensor> {
     if r.adv_dims.is_empty() {
         return Ok(r.view);
     }
+    crate::ops::device::cpu_only("indexing with index tensors or masks", &[t])?;
     let adv = advanced(&r)?;
     let out = Tensor::for_overwrite(&adv.result_shape(), t.dtype())?;
     let (block_stride, out_inner) = adv.result_parts(out.layout());
@@ -255,6 +258,7 @@ pub fn index_put(t: &Tensor, items: &[IndexItem], value: &Tensor) -> Result<()> 
     if r.adv_dims.is_empty() {
         return assign(&r.view, value);
     }
+    crate::ops::device::cpu_only("assignment through index tensors or masks", &[t, value])?;
     let adv = advanced(&r)?;
     let shape = adv.result_shape();
     // A contiguous copy of the value in the result's shape: it cannot alias `t`, and its

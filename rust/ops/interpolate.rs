@@ -189,6 +189,7 @@ pub fn interpolate(
     align_corners: Option<bool>,
     scales: Option<&[f64]>,
 ) -> Result<Tensor> {
+    crate::ops::device::cpu_only("interpolate", &[x])?;
     let name = "interpolate";
     let align = check(name, x.shape(), size, mode, align_corners, scales)?;
     let out_shape: Vec<usize> = [&x.shape()[..2], size].concat();
@@ -233,6 +234,7 @@ pub fn interpolate_backward(
     align_corners: Option<bool>,
     scales: Option<&[f64]>,
 ) -> Result<Tensor> {
+    crate::ops::device::cpu_only("interpolate backward", &[grad_out])?;
     let name = "interpolate_backward";
     let gs = grad_out.shape();
     if gs.len() != input_shape.len() || gs.len() < 3 || gs[..2] != input_shape[..2] {

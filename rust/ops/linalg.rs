@@ -17,6 +17,7 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             b.shape()
         );
     }
+    let device = crate::ops::device::common_device("matmul", &[a, b])?;
     let dt = promote(a.dtype(), b.dtype());
     let compute = match dt {
         DType::F16 | DType::BF16 => DType::F32,
@@ -41,7 +42,11 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     oshape.extend([m, n]);
     let (la, lb) = (a2.layout().broadcast_to(&ashape)?, b2.layout().broadcast_to(&bshape)?);
     // Every kernel below writes all of its output (k == 0 included).
-    let out = Tensor::for_overwrite(&oshape, compute)?;
+    let out = Tensor::for_overwrite_on(&oshape, compute, device)?;
+    if device.is_gpu() {
+        crate::gpu::matmul(&out, &a2, &la, &b2, &lb, m, n, k)?;
+        return squeeze_vectors(out, a, b);
+    }
     let nbatch: usize = batch.iter().product();
     let bd = batch.len();
     // Element offsets of every batch matrix in a, b and out.
@@ -95,7 +100,12 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             }
         }
     });
-    let mut res = if dt == compute { out } else { astype(&out, dt)? };
+    let res = if dt == compute { out } else { astype(&out, dt)? };
+    squeeze_vectors(res, a, b)
+}
+
+/// Removes the dims that 1-D operands were given for the product (numpy's rule).
+fn squeeze_vectors(mut res: Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if b.ndim() == 1 {
         res = res.squeeze(Some(&[-1]))?;
     }

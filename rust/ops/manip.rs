@@ -23,7 +23,9 @@ pub fn concat(tensors: &[Tensor], axis: i64) -> Result<Tensor> {
         dtype = promote(dtype, t.dtype());
     }
     // Every element is written by exactly one of the pieces.
-    let out = Tensor::for_overwrite(&shape, dtype)?;
+    let all: Vec<&Tensor> = tensors.iter().collect();
+    let device = crate::ops::device::common_device("concat", &all)?;
+    let out = Tensor::for_overwrite_on(&shape, dtype, device)?;
     let mut at = 0;
     for t in tensors {
         let n = t.shape()[a];
@@ -47,6 +49,7 @@ pub fn stack(tensors: &[Tensor], axis: i64) -> Result<Tensor> {
 
 /// numpy's `tile`: `reps` shorter than ndim is padded with leading ones, and vice versa.
 pub fn tile(t: &Tensor, reps: &[usize]) -> Result<Tensor> {
+    crate::ops::device::cpu_only("tile", &[t])?;
     let n = reps.len().max(t.ndim());
     let mut shape = vec![1usize; n - t.ndim()];
     shape.extend_from_slice(t.shape());
@@ -70,6 +73,7 @@ pub fn tile(t: &Tensor, reps: &[usize]) -> Result<Tensor> {
 /// numpy's `repeat`: each element repeated `repeats[i]` times along `axis` (flattened
 /// input when `axis` is None). A single count applies to every element.
 pub fn repeat(t: &Tensor, repeats: &[usize], axis: Option<i64>) -> Result<Tensor> {
+    crate::ops::device::cpu_only("repeat", &[t])?;
     let (src, a) = match axis {
         None => (t.reshape(&[-1])?, 0usize),
         Some(ax) => (t.clone(), normalize_axis(ax, t.ndim())?),
@@ -107,6 +111,7 @@ pub fn repeat(t: &Tensor, repeats: &[usize], axis: Option<i64>) -> Result<Tensor
 
 /// Rolls elements along `axes` by `shifts` (flattened when `axes` is empty).
 pub fn roll(t: &Tensor, shifts: &[i64], axes: &[i64]) -> Result<Tensor> {
+    crate::ops::device::cpu_only("roll", &[t])?;
     if axes.is_empty() {
         if shifts.len() != 1 {
             bail!(Value, "roll without axes takes a single shift, got {shifts:?}");
@@ -139,6 +144,7 @@ pub fn roll(t: &Tensor, shifts: &[i64], axes: &[i64]) -> Result<Tensor> {
 
 /// Lower (`lower`) or upper triangle of the last two dims, relative to diagonal `k`.
 pub fn triangle(t: &Tensor, k: i64, lower: bool) -> Result<Tensor> {
+    crate::ops::device::cpu_only("tril/triu", &[t])?;
     if t.ndim() < 2 {
         bail!(Value, "{} needs at least 2 dimensions, got shape {:?}", if lower { "tril" } else { "triu" }, t.shape());
     }

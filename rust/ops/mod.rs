@@ -4,6 +4,7 @@
 pub mod conv;
 pub mod copy;
 pub mod create;
+pub mod device;
 pub mod elementwise;
 pub mod float_io;
 pub mod index;

@@ -177,6 +177,7 @@ fn gather_bits<T: Copy + Send + Sync>(x: &Tensor, input: [usize; 3], maps: &[Vec
 /// for the last 1-3 dims of a `(C, *spatial)` / `(N, C, *spatial)` input. Reflect needs
 /// each pad smaller than its dim; circular may wrap at most once.
 pub fn pad(x: &Tensor, pad: &[i64], mode: PadMode, value: Scalar) -> Result<Tensor> {
+    crate::ops::device::cpu_only("pad", &[x])?;
     if mode == PadMode::Constant {
         return constant(x, pad, value);
     }
@@ -207,6 +208,7 @@ fn scatter_with<F: Real>(g: &Tensor, input: [usize; 3], maps: &[Vec<usize>], sha
 /// negative pad cropped away); the other modes add every output gradient into the input
 /// element it was copied from.
 pub fn pad_backward(grad_out: &Tensor, input_shape: &[usize], pad: &[i64], mode: PadMode) -> Result<Tensor> {
+    crate::ops::device::cpu_only("pad backward", &[grad_out])?;
     let name = "pad_backward";
     let expected = match mode {
         PadMode::Constant => out_shape(input_shape, &sides(name, input_shape, pad)?),

@@ -262,6 +262,7 @@ fn max_run(name: &str, x: &Tensor, g: &Geometry) -> Result<(Tensor, Tensor)> {
 /// and int64 indices: the flat position of each maximum within its input plane
 /// (`d*H*W + h*W + w`). A NaN in the window wins.
 pub fn max_pool(x: &Tensor, args: &PoolArgs<'_>) -> Result<(Tensor, Tensor)> {
+    crate::ops::device::cpu_only("max_pool", &[x])?;
     let name = pool_name("max_pool", args.kernel.len());
     let g = geometry(&name, x.shape(), args)?;
     max_run(&name, x, &g)
@@ -271,6 +272,7 @@ pub fn max_pool(x: &Tensor, args: &PoolArgs<'_>) -> Result<(Tensor, Tensor)> {
 /// ceil((o+1)*in/out))` along each axis; `None` keeps that axis's size. Values and
 /// indices as [`max_pool`].
 pub fn adaptive_max_pool(x: &Tensor, output_size: &[Option<usize>]) -> Result<(Tensor, Tensor)> {
+    crate::ops::device::cpu_only("adaptive_max_pool", &[x])?;
     let name = pool_name("adaptive_max_pool", output_size.len());
     let g = adaptive_geometry(&name, x.shape(), output_size)?;
     max_run(&name, x, &g)
@@ -294,6 +296,7 @@ pub fn max_pool_backward(
     input_shape: &[usize],
     spatial_dims: Option<usize>,
 ) -> Result<Tensor> {
+    crate::ops::device::cpu_only("max_pool backward", &[grad_out, indices])?;
     let name = "max_pool_backward";
     let k = spatial_dims.unwrap_or_else(|| infer_spatial(input_shape.len()));
     let (batch, spatial) = split(name, input_shape, k)?;
@@ -386,6 +389,7 @@ pub fn avg_pool(
     count_include_pad: bool,
     divisor_override: Option<i64>,
 ) -> Result<Tensor> {
+    crate::ops::device::cpu_only("avg_pool", &[x])?;
     let name = pool_name("avg_pool", args.kernel.len());
     let args = PoolArgs { dilation: &[1; 3][..args.kernel.len().min(3)], ..args.clone() };
     let g = geometry(&name, x.shape(), &args)?;
@@ -401,6 +405,7 @@ pub fn avg_pool_backward(
     count_include_pad: bool,
     divisor_override: Option<i64>,
 ) -> Result<Tensor> {
+    crate::ops::device::cpu_only("avg_pool backward", &[grad_out])?;
     let name = "avg_pool_backward";
     let args = PoolArgs { dilation: &[1; 3][..args.kernel.len().min(3)], ..args.clone() };
     let g = geometry(name, input_shape, &args)?;
@@ -410,6 +415,7 @@ pub fn avg_pool_backward(
 /// PyTorch's `adaptive_avg_pool{1,2,3}d`: output `o` averages `[floor(o*in/out),
 /// ceil((o+1)*in/out))` along each axis; `None` keeps that axis's size.
 pub fn adaptive_avg_pool(x: &Tensor, output_size: &[Option<usize>]) -> Result<Tensor> {
+    crate::ops::device::cpu_only("adaptive_avg_pool", &[x])?;
     let name = pool_name("adaptive_avg_pool", output_size.len());
     let g = adaptive_geometry(&name, x.shape(), output_size)?;
     avg_run(&name, x, &g, Divisor::Count)
@@ -419,6 +425,7 @@ pub fn adaptive_avg_pool(x: &Tensor, output_size: &[Option<usize>]) -> Result<Te
 /// from the first one where `grad_out` and `input_shape` differ (an unchanged dim pools
 /// as the identity, so the split never changes the result).
 pub fn adaptive_avg_pool_backward(grad_out: &Tensor, input_shape: &[usize]) -> Result<Tensor> {
+    crate::ops::device::cpu_only("adaptive_avg_pool backward", &[grad_out])?;
     let name = "adaptive_avg_pool_backward";
     let gs = grad_out.shape();
     if gs.len() != input_shape.len() || gs.is_empty() {

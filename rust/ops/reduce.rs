@@ -39,6 +39,16 @@ fn reduced_shape(shape: &[usize], axes: &[usize], keepdims: bool) -> Vec<usize> 
     out
 }
 
+/// The accumulator dtype on `device`: the GPU has no 64-bit integers, so integer and
+/// bool sums accumulate in (and return) int32/uint32 there.
+fn sum_dtype_on(d: DType, device: crate::core::Device) -> DType {
+    match (sum_dtype(d), device.is_gpu()) {
+        (DType::I64, true) => DType::I32,
+        (DType::U64, true) => DType::U32,
+        (s, _) => s,
+    }
+}
+
 fn sum_dtype(d: DType) -> DType {
     match d {
         DType::Bool | DType::I8 | DType::I16 | DType::I32 | DType::I64 => DType::I64,
@@ -59,18 +69,37 @@ enum Kind {
 /// Runs one primitive reduction of `x` (already in the compute dtype) over `axes`.
 fn primitive(kind: Kind, x: &Tensor, axes: &[usize], keepdims: bool) -> Result<Tensor> {
     let kshape = reduced_shape(x.shape(), axes, true);
+    let empty = x.numel() == 0;
+    if matches!(kind, Kind::Max | Kind::Min) && empty {
+        bail!(
+            Value,
+            "{}: cannot reduce an empty tensor of shape {:?} (no identity)",
+            if matches!(kind, Kind::Max) { "max" } else { "min" },
+            x.shape()
+        );
+    }
+    if x.device().is_gpu() {
+        let out = if empty {
+            let identity = Scalar::Int(i64::from(kind == Kind::Prod));
+            crate::ops::create::full_on(&kshape, identity, x.dtype(), x.device())?
+        } else {
+            let k = match kind {
+                Kind::Sum => crate::gpu::ReduceKind::Sum,
+                Kind::Prod => crate::gpu::ReduceKind::Prod,
+                Kind::Max => crate::gpu::ReduceKind::Max,
+                Kind::Min => crate::gpu::ReduceKind::Min,
+            };
+            crate::gpu::reduce(k, x, axes)?
+        };
+        return if keepdims {
+            Ok(out)
+        } else {
+            Ok(out.with_layout(Layout::contiguous(&reduced_shape(x.shape(), axes, false))?))
+        };
+    }
     let out = Tensor::zeros(&kshape, x.dtype())?;
     let n_out = out.numel();
-    let empty = x.numel() == 0;
     if matches!(kind, Kind::Max | Kind::Min) {
-        if empty {
-            bail!(
-                Value,
-                "{}: cannot reduce an empty tensor of shape {:?} (no identity)",
-                if matches!(kind, Kind::Max) { "max" } else { "min" },
-                x.shape()
-            );
-        }
         // Seed with the first element along the reduced axes.
         let mut first = x.layout().clone();
         for &a in axes {
@@ -116,10 +145,10 @@ pub fn reduce(op: ReduceOp, x: &Tensor, axes: Option<&[i64]>, keepdims: bool, dt
                 if matches!(x.dtype(), DType::F16 | DType::BF16) {
                     x.dtype()
                 } else {
-                    sum_dtype(x.dtype())
+                    sum_dtype_on(x.dtype(), x.device())
                 }
             });
-            let compute = sum_dtype(target);
+            let compute = sum_dtype_on(target, x.device());
             let xc = if x.dtype() == compute { x.clone() } else { astype(x, compute)? };
             let r = primitive(if op == ReduceOp::Sum { Kind::Sum } else { Kind::Prod }, &xc, &ax, keepdims)?;
             if r.dtype() == target {
@@ -137,7 +166,7 @@ pub fn reduce(op: ReduceOp, x: &Tensor, axes: Option<&[i64]>, keepdims: bool, dt
             let b = if x.dtype() == DType::Bool { x.clone() } else { astype(x, DType::Bool)? };
             if b.numel() == 0 {
                 let shape = reduced_shape(x.shape(), &ax, keepdims);
-                return crate::ops::create::full(&shape, Scalar::Bool(op == ReduceOp::All), DType::Bool);
+                return crate::ops::create::full_on(&shape, Scalar::Bool(op == ReduceOp::All), DType::Bool, x.device());
             }
             primitive(if op == ReduceOp::Any { Kind::Max } else { Kind::Min }, &b, &ax, keepdims)
         }
@@ -159,7 +188,7 @@ fn float_of(x: &Tensor) -> Result<Tensor> {
 pub fn mean(x: &Tensor, axes: Option<&[i64]>, keepdims: bool) -> Result<Tensor> {
     let ax = axes_of(x.ndim(), axes)?;
     let xf = float_of(x)?;
-    let s = reduce(ReduceOp::Sum, &xf, axes, keepdims, Some(sum_dtype(xf.dtype())))?;
+    let s = reduce(ReduceOp::Sum, &xf, axes, keepdims, Some(sum_dtype_on(xf.dtype(), xf.device())))?;
     let n = count(x, &ax) as f64;
     let m = binary(BinaryOp::Div, Operand::Tensor(s), Operand::Scalar(Scalar::Float(n)), None)?;
     if m.dtype() == xf.dtype() {
@@ -173,7 +202,7 @@ pub fn mean(x: &Tensor, axes: Option<&[i64]>, keepdims: bool) -> Result<Tensor> 
 pub fn var(x: &Tensor, axes: Option<&[i64]>, correction: f64, keepdims: bool) -> Result<Tensor> {
     let ax = axes_of(x.ndim(), axes)?;
     let xf = float_of(x)?;
-    let wide = sum_dtype(xf.dtype());
+    let wide = sum_dtype_on(xf.dtype(), xf.device());
     let xw = if xf.dtype() == wide { xf.clone() } else { astype(&xf, wide)? };
     let m = mean(&xw, axes, true)?;
     let d = binary(BinaryOp::Sub, Operand::Tensor(xw), Operand::Tensor(m), None)?;
@@ -195,7 +224,8 @@ pub fn std(x: &Tensor, axes: Option<&[i64]>, correction: f64, keepdims: bool) ->
 
 pub fn count_nonzero(x: &Tensor, axes: Option<&[i64]>, keepdims: bool) -> Result<Tensor> {
     let b = astype(x, DType::Bool)?;
-    reduce(ReduceOp::Sum, &b, axes, keepdims, Some(DType::I64))
+    let count = if x.device().is_gpu() { DType::I32 } else { DType::I64 };
+    reduce(ReduceOp::Sum, &b, axes, keepdims, Some(count))
 }
 
 /// `log(sum(exp(x)))`, stable: the max is subtracted first (and -inf rows stay -inf).
@@ -220,6 +250,7 @@ pub fn logsumexp(x: &Tensor, axes: Option<&[i64]>, keepdims: bool) -> Result<Ten
 
 /// numpy's argmax/argmin: over the flattened tensor when `axis` is None.
 pub fn arg_extreme(x: &Tensor, axis: Option<i64>, keepdims: bool, max: bool) -> Result<Tensor> {
+    crate::ops::device::cpu_only(if max { "argmax" } else { "argmin" }, &[x])?;
     let name = if max { "argmax" } else { "argmin" };
     let (src, a) = match axis {
         None => (x.reshape(&[-1])?, 0usize),
@@ -244,6 +275,7 @@ pub fn arg_extreme(x: &Tensor, axis: Option<i64>, keepdims: bool, max: bool) -> 
 
 /// Softmax or log-softmax along `axis`, fused per line (max, exp-sum, normalise).
 pub fn softmax(x: &Tensor, axis: i64, log: bool) -> Result<Tensor> {
+    crate::ops::device::cpu_only(if log { "log_softmax" } else { "softmax" }, &[x])?;
     let a = normalize_axis(axis, x.ndim().max(1))?;
     let xf = float_of(x)?;
     let src = if xf.ndim() == 0 { xf.reshape(&[1])? } else { xf.clone() };
@@ -269,6 +301,7 @@ pub fn softmax(x: &Tensor, axis: i64, log: bool) -> Result<Tensor> {
 
 /// Running sum/product along `axis` (flattened when None), in `dtype` or numpy's default.
 pub fn cumulative(x: &Tensor, axis: Option<i64>, prod: bool, dtype: Option<DType>) -> Result<Tensor> {
+    crate::ops::device::cpu_only(if prod { "cumulative_prod" } else { "cumulative_sum" }, &[x])?;
     let (src, a) = match axis {
         None => (x.reshape(&[-1])?, 0usize),
         Some(a) => (x.clone(), normalize_axis(a, x.ndim())?),
@@ -286,6 +319,7 @@ pub fn cumulative(x: &Tensor, axis: Option<i64>, prod: bool, dtype: Option<DType
 
 /// Stable sort along `axis`: (values, indices).
 pub fn sort(x: &Tensor, axis: i64, descending: bool) -> Result<(Tensor, Tensor)> {
+    crate::ops::device::cpu_only("sort", &[x])?;
     let src = if x.ndim() == 0 { x.reshape(&[1])? } else { x.clone() };
     let a = normalize_axis(axis, src.ndim())?;
     let vals = Tensor::for_overwrite(src.shape(), src.dtype())?;
@@ -312,6 +346,7 @@ pub fn sort(x: &Tensor, axis: i64, descending: bool) -> Result<(Tensor, Tensor)>
 
 /// For each value, the insertion point into the sorted 1-D `seq` (numpy's searchsorted).
 pub fn searchsorted(seq: &Tensor, values: &Tensor, right: bool) -> Result<Tensor> {
+    crate::ops::device::cpu_only("searchsorted", &[seq, values])?;
     if seq.ndim() != 1 {
         bail!(Value, "searchsorted: the sorted sequence must be 1-D, got shape {:?}", seq.shape());
     }
@@ -337,6 +372,7 @@ pub fn searchsorted(seq: &Tensor, values: &Tensor, right: bool) -> Result<Tensor
 /// Sorted unique values of the flattened tensor, with the inverse indices (into the
 /// unique values, shaped like `x`) and the counts.
 pub fn unique(x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+    crate::ops::device::cpu_only("unique", &[x])?;
     let flat = x.reshape(&[-1])?;
     let (vals, idx) = sort(&flat, 0, false)?;
     let n = flat.numel();

@@ -9,6 +9,7 @@ use crate::ops::copy::{astype, contiguous};
 use crate::with_dtype;
 
 pub fn scatter_add(out: &Tensor, dim: i64, index: &Tensor, src: &Tensor) -> Result<()> {
+    crate::ops::device::cpu_only("scatter_add", &[out, index, src])?;
     out.check_writable()?;
     let nd = out.ndim();
     let d = normalize_axis(dim, nd.max(1))?;

@@ -11,6 +11,7 @@ use crate::ops::copy::astype;
 /// float32 and the half types are computed in float64 and cast back. Matrices holding
 /// NaN or infinity give NaN values.
 pub fn svdvals(x: &Tensor) -> Result<Tensor> {
+    crate::ops::device::cpu_only("svdvals", &[x])?;
     if x.ndim() < 2 {
         bail!(
             Value,

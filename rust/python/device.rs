@@ -1,9 +1,10 @@
-//! `ferrograd.device` objects. Only "cpu" has a backend in this build; GPU names parse
-//! (so they can be stored and compared) but allocating on them raises a RuntimeError.
+//! `ferrograd.device` objects: "cpu", "gpu" (the default adapter) and "gpu:N". Naming a
+//! GPU device is cheap; resolving it to a backend device (`backend()`) is the first GPU
+//! use, which initialises wgpu (never before: CPU work never loads a GPU driver).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
@@ -41,14 +42,23 @@ impl PyDevice {
         }
     }
 
-    /// The backend device, or a RuntimeError when this build cannot place data there.
+    pub fn from_backend(d: Device) -> PyDevice {
+        match d {
+            Device::Cpu => PyDevice::cpu(),
+            Device::Gpu(i) => PyDevice { kind: "gpu".into(), index: Some(i) },
+        }
+    }
+
+    /// The backend device (initialising the GPU on first use), or a RuntimeError that
+    /// says why there is none.
     pub fn backend(&self) -> PyResult<Device> {
-        match self.kind.as_str() {
-            "cpu" => Ok(Device::Cpu),
-            _ => Err(PyRuntimeError::new_err(format!(
-                "device {:?} is not available: this build of ferrograd has no GPU backend yet (use device='cpu')",
-                self.name()
-            ))),
+        match (self.kind.as_str(), self.index) {
+            ("cpu", _) => Ok(Device::Cpu),
+            (_, Some(i)) => {
+                crate::gpu::check_index(i)?;
+                Ok(Device::Gpu(i))
+            }
+            (_, None) => Ok(Device::Gpu(crate::gpu::default_index()?)),
         }
     }
 }

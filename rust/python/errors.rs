@@ -52,6 +52,11 @@ pub fn run<T: Send>(py: Python<'_>, work: usize, f: impl FnOnce() -> crate::core
                 .cloned()
                 .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_default();
+            if msg == crate::core::GPU_TENSOR_ON_CPU_PATH {
+                // A GPU tensor reached a CPU kernel of an op without a device check:
+                // not a crash, just an op the GPU backend does not cover yet.
+                return Err(Error::Runtime(msg));
+            }
             Err(Error::Runtime(format!("internal error in ferrograd (please report): {msg}")))
         })
     };

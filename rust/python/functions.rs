@@ -23,10 +23,20 @@ fn scalar_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Scalar> {
     }
     if let Ok(t) = obj.cast::<PyTensor>() {
         if t.get().t.numel() == 1 {
-            return Ok(copy::item(&t.get().t));
+            return Ok(copy::item(&t.get().t)?);
         }
     }
     Err(PyValueError::new_err(format!("{what} must be a number, got {}", obj.get_type().name()?)))
+}
+
+/// A default dtype adjusted for `device`: int64 (an integer literal's default) is int32
+/// on the GPU, which has no 64-bit integers; an explicit dtype= is never changed.
+fn default_on(d: DType, device: crate::core::Device) -> DType {
+    if device.is_gpu() && d == DType::I64 {
+        DType::I32
+    } else {
+        d
+    }
 }
 
 #[pyfunction]
@@ -38,11 +48,11 @@ pub fn _full(
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
-    device_arg(device)?;
+    let dev = device_arg(device)?;
     let shape = shape_of(&dims_of(shape)?)?;
     let v = scalar_arg(fill_value, "fill_value")?;
-    let d = opt_dtype(dtype)?.unwrap_or_else(|| scalar_dtype(v));
-    Ok(run(py, 0, move || create::full(&shape, v, d))?.into())
+    let d = opt_dtype(dtype)?.unwrap_or_else(|| default_on(scalar_dtype(v), dev));
+    Ok(run(py, 0, move || create::full_on(&shape, v, d, dev))?.into())
 }
 
 #[pyfunction]
@@ -54,11 +64,11 @@ pub fn _arange(
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
-    device_arg(device)?;
+    let dev = device_arg(device)?;
     let (a, b, s) = (scalar_arg(start, "start")?, scalar_arg(stop, "stop")?, scalar_arg(step, "step")?);
     let any_float = [a, b, s].iter().any(|x| matches!(x, Scalar::Float(_)));
-    let d = opt_dtype(dtype)?.unwrap_or(if any_float { default_float() } else { DType::I64 });
-    Ok(create::arange(a, b, s, d)?.into())
+    let d = opt_dtype(dtype)?.unwrap_or(default_on(if any_float { default_float() } else { DType::I64 }, dev));
+    Ok(create::arange_on(a, b, s, d, dev)?.into())
 }
 
 #[pyfunction]
@@ -71,11 +81,12 @@ pub fn _linspace(
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
-    device_arg(device)?;
+    let dev = device_arg(device)?;
     let num = usize::try_from(num.0)
         .map_err(|_| PyValueError::new_err(format!("linspace: num must be non-negative, got {}", num.0)))?;
     let d = opt_dtype(dtype)?.unwrap_or_else(default_float);
-    Ok(create::linspace(start, stop, num, endpoint, d)?.into())
+    let t = create::linspace(start, stop, num, endpoint, d)?;
+    Ok(copy::to_device(&t, dev)?.into())
 }
 
 #[pyfunction]
@@ -87,10 +98,11 @@ pub fn _eye(
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
-    device_arg(device)?;
+    let dev = device_arg(device)?;
     let shape = shape_of(&[n.0, m.unwrap_or(n).0])?;
     let d = opt_dtype(dtype)?.unwrap_or_else(default_float);
-    Ok(create::eye(shape[0], shape[1], k.0, d)?.into())
+    let t = create::eye(shape[0], shape[1], k.0, d)?;
+    Ok(copy::to_device(&t, dev)?.into())
 }
 
 /// `kind`: "uniform" (a=low, b=high), "normal" (a=mean, b=std) or "integers" (a=low, b=high).
@@ -107,7 +119,7 @@ pub fn _random(
     device: Option<&Bound<'_, PyAny>>,
     generator: Option<&Bound<'_, PyGenerator>>,
 ) -> PyResult<PyTensor> {
-    device_arg(device)?;
+    let dev = device_arg(device)?;
     let shape = shape_of(&dims_of(shape)?)?;
     let (a, b) = (scalar_arg(a, "low/mean")?, scalar_arg(b, "high/std")?);
     let (dist, default) = match kind {
@@ -116,7 +128,7 @@ pub fn _random(
         "integers" => (create::Distribution::Integers { low: a.to_i64(), high: b.to_i64() }, DType::I64),
         _ => return Err(PyValueError::new_err(format!("unknown distribution {kind:?}"))),
     };
-    let d = opt_dtype(dtype)?.unwrap_or(default);
+    let d = opt_dtype(dtype)?.unwrap_or(default_on(default, dev));
     let n: usize = shape.iter().product();
     let out = with_generator(generator, |g| {
         let mut local = g.clone();
@@ -126,7 +138,8 @@ pub fn _random(
             t
         })
     })?;
-    Ok(out.into())
+    // The same Philox stream as on the CPU, so seeded draws match across devices.
+    Ok(copy::to_device(&out, dev)?.into())
 }
 
 #[pyfunction]

@@ -11,6 +11,7 @@ mod dlpack;
 mod dtype;
 mod errors;
 mod functions;
+mod gpu;
 mod image;
 mod index;
 mod interop;
@@ -97,5 +98,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(functions::triu, m)?)?;
     m.add_function(wrap_pyfunction!(functions::nonzero, m)?)?;
     m.add_function(wrap_pyfunction!(functions::broadcast_shapes, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu::_gpu_compiled, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu::_gpu_is_available, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu::_gpu_adapters, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu::synchronize, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu::_gpu_shader_variants, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu::_gpu_memory_cached, m)?)?;
+    m.add_function(wrap_pyfunction!(gpu::_gpu_empty_cache, m)?)?;
     Ok(())
 }

@@ -35,7 +35,7 @@ fn one_element(t: &Tensor, what: &str) -> PyResult<Scalar> {
             t.numel()
         )));
     }
-    Ok(copy::item(t))
+    Ok(copy::item(t)?)
 }
 
 fn helper<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -106,7 +106,7 @@ impl PyTensor {
     }
     #[getter]
     fn device(&self) -> PyDevice {
-        PyDevice::cpu()
+        PyDevice::from_backend(self.t.device())
     }
     #[getter]
     fn strides<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
@@ -121,7 +121,11 @@ impl PyTensor {
     fn storage_offset(&self) -> usize {
         self.t.offset()
     }
+    /// The host address of the first element (0 for GPU tensors, which have none).
     fn data_ptr(&self) -> usize {
+        if self.t.device().is_gpu() {
+            return 0;
+        }
         self.t.data_ptr() as usize
     }
     #[getter]
@@ -202,7 +206,7 @@ impl PyTensor {
                 self.t.numel()
             )));
         }
-        Ok(copy::item(&self.t).to_f64() != 0.0)
+        Ok(copy::item(&self.t)?.to_f64() != 0.0)
     }
     fn __index__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         if !self.t.dtype().is_int() && self.t.dtype() != DType::Bool {
@@ -220,6 +224,11 @@ impl PyTensor {
     // ---- interop ---------------------------------------------------------------------
     #[getter]
     fn __array_interface__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        if self.t.device().is_gpu() {
+            // Device memory cannot be shared with numpy: an AttributeError makes numpy
+            // fall back to __array__, which reads the values back.
+            return Err(pyo3::exceptions::PyAttributeError::new_err("GPU tensors have no __array_interface__"));
+        }
         super::interop::array_interface(py, &self.t)
     }
     #[pyo3(signature = (dtype=None, copy=None))]
@@ -229,7 +238,15 @@ impl PyTensor {
         copy: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let np = slf.py().import("numpy")?;
-        let arr = np.call_method1("asarray", (slf,))?;
+        let t = &slf.get().t;
+        let arr = if t.device().is_gpu() {
+            // A readback: the array owns a host copy, so a later write to it does not
+            // reach the device (as PyTorch requires .cpu() first, this is explicit).
+            let host: PyTensor = run(slf.py(), t.numel(), || copy::on_cpu(t))?.into();
+            np.call_method1("asarray", (Bound::new(slf.py(), host)?,))?
+        } else {
+            np.call_method1("asarray", (slf,))?
+        };
         let arr = match dtype {
             Some(d) if !d.is_none() => arr.call_method1("astype", (d,))?,
             _ if copy == Some(true) => arr.call_method0("copy")?,
@@ -256,6 +273,11 @@ impl PyTensor {
         copy: Option<bool>,
     ) -> PyResult<Py<PyAny>> {
         let _ = stream; // CPU memory needs no stream synchronisation.
+        if self.t.device().is_gpu() {
+            return Err(pyo3::exceptions::PyBufferError::new_err(
+                "GPU tensors cannot be exported through DLPack yet; use .cpu() first",
+            ));
+        }
         if let Some((kind, _)) = dl_device {
             if kind != 1 {
                 return Err(pyo3::exceptions::PyBufferError::new_err(format!(
@@ -267,7 +289,11 @@ impl PyTensor {
         super::dlpack::export(py, &t, max_version.is_some_and(|v| v.0 >= 1))
     }
     fn __dlpack_device__(&self) -> (i32, i32) {
-        (1, 0)
+        match self.t.device() {
+            crate::core::Device::Cpu => (1, 0),
+            // kDLWebGPU: the closest DLPack device type for wgpu memory.
+            crate::core::Device::Gpu(i) => (15, i as i32),
+        }
     }
 
     // ---- dtype and device conversion --------------------------------------------------
@@ -302,13 +328,26 @@ impl PyTensor {
         if let Some(d) = device.filter(|d| !d.is_none()) {
             dev = Some(to_device(d)?);
         }
-        if let Some(d) = dev {
-            d.backend()?;
+        let Some(dev) = dev else { return self.astype_impl(py, target, copy) };
+        let dev = dev.backend()?;
+        if dev == self.t.device() {
+            return self.astype_impl(py, target, copy);
         }
-        self.astype_impl(py, target, copy)
+        // Convert where the source dtype lives: on the CPU before an upload (so
+        // `.to("gpu", float32)` of a float64 tensor works), after a download otherwise.
+        if dev.is_gpu() {
+            let cast = self.astype_impl(py, target, false)?;
+            let t = cast.t.clone();
+            Ok(run(py, t.numel(), move || ag::shape::to_device(&t, dev))?.into())
+        } else {
+            let t = self.t.clone();
+            let moved: PyTensor = run(py, t.numel(), move || ag::shape::to_device(&t, dev))?.into();
+            moved.astype_impl(py, target, false)
+        }
     }
-    fn cpu(&self) -> PyTensor {
-        self.t.clone().into()
+    fn cpu(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        let t = self.t.clone();
+        Ok(run(py, t.numel(), move || ag::shape::to_device(&t, crate::core::Device::Cpu))?.into())
     }
     fn float(&self, py: Python<'_>) -> PyResult<PyTensor> {
         self.astype_impl(py, DType::F32, false)
@@ -470,6 +509,13 @@ impl PyTensor {
     fn __setitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let items = super::index::parse(key)?;
         let v = value_tensor(value, self.t.dtype())?;
+        // Python values (numbers, lists, arrays) become data on the target's device;
+        // tensors must already be there (no silent transfers between devices).
+        let v = if value.cast::<PyTensor>().is_err() && v.device() != self.t.device() {
+            crate::ops::copy::to_device(&v, self.t.device())?
+        } else {
+            v
+        };
         let t = self.t.clone();
         run(py, t.numel(), move || ag::shape::index_put(&t, &items, &v))
     }
@@ -486,9 +532,11 @@ impl PyTensor {
         Ok(slf.clone())
     }
     /// Copy `src` (broadcast and cast) into this tensor, in place.
+    /// Like PyTorch's, an explicit copy: `src` may live on another device.
     fn copy_<'py>(slf: &Bound<'py, Self>, src: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
         let s = to_tensor(src, None)?;
         let t = slf.get().t.clone();
+        let s = if s.device() != t.device() { crate::ops::copy::to_device(&s, t.device())? } else { s };
         run(slf.py(), t.numel(), move || ag::shape::copy_into(&t, &s))?;
         Ok(slf.clone())
     }

@@ -8,7 +8,7 @@ use super::{inplace_target, rebase};
 use crate::autograd::graph::{record_with, BackwardFn, Grads, Node, Saved};
 use crate::autograd::mode;
 use crate::bail;
-use crate::core::{DType, Result, Scalar, Tensor};
+use crate::core::{Result, Scalar, Tensor};
 use crate::ops::elementwise::{self as ew, Operand};
 use crate::ops::table::{BinaryOp, UnaryOp};
 
@@ -202,7 +202,7 @@ fn binary_grads(
             };
             let gb = if wb {
                 let r = out_value()?;
-                let d = mul(&r, &un(UnaryOp::Log, &as_tensor(&a, r.dtype())?)?)?;
+                let d = mul(&r, &un(UnaryOp::Log, &as_tensor(&a, &r)?)?)?;
                 let zero_base = cmp(Eq, a.clone(), c(0.0))?;
                 let bad = cmp(LogicalAnd, t(&zero_base), t(&cmp(Ge, b.clone(), c(0.0))?))?;
                 let ok = ew::unary(UnaryOp::LogicalNot, &bad, None)?;
@@ -244,7 +244,7 @@ fn binary_grads(
             // d/da copysign(a, b) = sign(a) * sign-of-b = out / a (0 where a == 0).
             let ga = if wa {
                 let r = out_value()?;
-                let q = div(&r, &as_tensor(&a, r.dtype())?)?;
+                let q = div(&r, &as_tensor(&a, &r)?)?;
                 some(masked(&mul(g, &q)?, &cmp(Ne, a.clone(), c(0.0))?))?
             } else {
                 None
@@ -265,10 +265,11 @@ fn binary_grads(
     })
 }
 
-fn as_tensor(o: &Operand, dtype: DType) -> Result<Tensor> {
+/// The operand as a tensor; a scalar takes `like`'s dtype and device.
+fn as_tensor(o: &Operand, like: &Tensor) -> Result<Tensor> {
     match o {
         Operand::Tensor(x) => Ok(x.clone()),
-        Operand::Scalar(s) => crate::ops::create::full(&[], *s, dtype),
+        Operand::Scalar(s) => crate::ops::create::full_on(&[], *s, like.dtype(), like.device()),
     }
 }
 

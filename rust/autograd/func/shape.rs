@@ -338,6 +338,21 @@ pub fn astype(x: &Tensor, dtype: DType) -> Result<Tensor> {
     Ok(y)
 }
 
+/// `x` moved to `device`; the gradient moves back to `x`'s device.
+pub fn to_device(x: &Tensor, device: crate::core::Device) -> Result<Tensor> {
+    let y = crate::ops::copy::to_device(x, device)?;
+    if needs_grad(&[x]) && y.dtype().is_float() && !y.same(x) {
+        let back = x.device();
+        record(
+            "ToCopyBackward",
+            &[x],
+            &[&y],
+            Box::new(move |g: Grads| Ok(vec![Some(crate::ops::copy::to_device(&one(g), back)?)])),
+        );
+    }
+    Ok(y)
+}
+
 /// `tril`/`triu`, differentiable (the gradient is masked the same way).
 pub fn triangle(x: &Tensor, k: i64, lower: bool) -> Result<Tensor> {
     let y = crate::ops::manip::triangle(x, k, lower)?;

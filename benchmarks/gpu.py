@@ -1,0 +1,77 @@
+"""GPU backend on the adapter at hand, against ferrograd's own CPU backend (and PyTorch on
+CUDA where installed): matmul GFLOP/s, elementwise GB/s, reduction GB/s and the cost of
+one small dispatch. Every GPU timing ends with a sync point, so it covers the work, not
+just its recording. On a software adapter (lavapipe) the numbers say little about GPUs;
+run it on real hardware for figures worth recording.
+
+Run: .venv/bin/python benchmarks/gpu.py [--quick]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _harness import fmt_time, median_time, try_torch  # noqa: E402
+
+import ferrograd as fg  # noqa: E402
+
+
+def synced(f):
+    def run():
+        f()
+        fg.synchronize()
+
+    return run
+
+
+def main() -> None:
+    if not fg.gpu.is_available():
+        print("no GPU adapter visible; see README 'GPU backend'")
+        return
+    quick = "--quick" in sys.argv
+    adapter = fg.gpu.adapters()[0]
+    print(f"adapter: {adapter['name']} ({adapter['backend']}, {adapter['type']}, {adapter['driver']})")
+    torch = try_torch()
+    cuda = torch is not None and torch.cuda.is_available()
+    rng = np.random.default_rng(0)
+    rows = []
+
+    sizes = [256, 512] if quick else [1024, 2048, 4096]
+    for n in sizes:
+        a_np = rng.standard_normal((n, n), dtype=np.float32)
+        a_cpu, a_gpu = fg.from_numpy(a_np), fg.from_numpy(a_np).to("gpu")
+        np.testing.assert_allclose((a_gpu @ a_gpu).cpu().numpy(), a_np @ a_np, rtol=1e-3, atol=1e-2 * np.sqrt(n))
+        flop = 2 * n**3
+        t_gpu = median_time(synced(lambda a=a_gpu: a @ a), repeat=5)
+        t_cpu = median_time(lambda a=a_cpu: a @ a, repeat=5)
+        t_th = None
+        if cuda:
+            ta = torch.from_numpy(a_np).cuda()
+            t_th = median_time(lambda ta=ta: (ta @ ta, torch.cuda.synchronize()), repeat=5)
+        rows.append((f"matmul {n}x{n} f32", t_gpu, t_cpu, t_th, f"{flop / t_gpu / 1e9:.1f} GFLOP/s"))
+
+    n = 1 << (20 if quick else 24)
+    x_np = rng.standard_normal(n, dtype=np.float32)
+    x_cpu, x_gpu = fg.from_numpy(x_np), fg.from_numpy(x_np).to("gpu")
+    for name, f, touched in [("a + b", lambda x: x + x, 3), ("exp", fg.exp, 2), ("sum", fg.sum, 1)]:
+        t_gpu = median_time(synced(lambda f=f: f(x_gpu)), repeat=5)
+        t_cpu = median_time(lambda f=f: f(x_cpu), repeat=5)
+        rows.append((f"{name}, {n >> 20}M f32", t_gpu, t_cpu, None, f"{touched * 4 * n / t_gpu / 1e9:.1f} GB/s"))
+
+    small = fg.ones(16, device="gpu")
+    t_batch = median_time(synced(lambda: [small + 1 for _ in range(100)]), repeat=5) / 100
+    t_one = median_time(synced(lambda: small + 1), repeat=9)
+    rows.append(("a + 1, 16 elements, batched x100", t_batch, None, None, "per dispatch"))
+    rows.append(("a + 1, 16 elements, then sync", t_one, None, None, "dispatch + submit + wait"))
+
+    print("| case | gpu | ferrograd cpu | torch cuda | gpu rate |\n|---|---|---|---|---|")
+    for case, g, c, th, rate in rows:
+        print(f"| {case} | {fmt_time(g)} | {fmt_time(c) if c else '-'} | {fmt_time(th) if th else '-'} | {rate} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,336 @@
+//! The GPU side of each op family: checks, metadata and one launch per kernel. Shapes and
+//! strides travel in the metadata binding, so views are read in place, never copied.
+
+use std::sync::Arc;
+
+use super::buffers::GpuBuffer;
+use super::context::Context;
+use super::launch::{grid, launch};
+use super::pipelines::pipeline;
+use super::transfer::empty;
+use crate::bail;
+use crate::core::{DType, Error, Layout, Result, Scalar, Tensor};
+use crate::gpu::shaders::{binary_subs, copy_subs, reduce_subs, type_subs, unary_subs, Family};
+use crate::gpu::{check_dtype, ReduceKind};
+use crate::ops::table::{BinaryOp, UnaryOp};
+
+const WG: u64 = 256;
+
+/// The device buffer of a GPU tensor.
+pub(crate) fn buffer(t: &Tensor) -> Result<&Arc<GpuBuffer>> {
+    t.storage().gpu().ok_or_else(|| Error::Runtime("internal: expected a GPU tensor".into()))
+}
+
+/// The shared context of tensors that must all live on one GPU.
+fn context_of(tensors: &[&Tensor]) -> Result<Arc<Context>> {
+    let ctx = buffer(tensors[0])?.ctx().clone();
+    for t in &tensors[1..] {
+        if buffer(t)?.ctx().index != ctx.index {
+            bail!(Runtime, "tensors on gpu:{} and {} cannot be mixed in one op", ctx.index, t.device().name());
+        }
+    }
+    Ok(ctx)
+}
+
+/// A stride or offset as the u32 bit pattern of an i32 (see shaders/common.wgsl).
+fn word(v: isize) -> Result<u32> {
+    i32::try_from(v)
+        .map(|x| x as u32)
+        .map_err(|_| Error::Value(format!("stride or offset {v} does not fit the GPU's 32-bit index arithmetic")))
+}
+
+/// Merges dims that every operand walks contiguously and drops size-1 dims; returns
+/// (shape, strides per operand), or an empty shape when all operands are dense (the
+/// shaders' fast path).
+fn coalesce(shape: &[usize], strides: &[&[isize]]) -> (Vec<usize>, Vec<Vec<isize>>) {
+    let mut dims: Vec<usize> = Vec::new();
+    let mut st: Vec<Vec<isize>> = vec![Vec::new(); strides.len()];
+    for d in 0..shape.len() {
+        if shape[d] == 1 {
+            continue;
+        }
+        let mergeable = !dims.is_empty()
+            && strides.iter().zip(&st).all(|(s, cur)| *cur.last().expect("non-empty") == s[d] * shape[d] as isize);
+        if mergeable {
+            *dims.last_mut().expect("non-empty") *= shape[d];
+            for (cur, s) in st.iter_mut().zip(strides) {
+                *cur.last_mut().expect("non-empty") = s[d];
+            }
+        } else {
+            dims.push(shape[d]);
+            for (cur, s) in st.iter_mut().zip(strides) {
+                cur.push(s[d]);
+            }
+        }
+    }
+    let dense = dims.len() <= 1 && st.iter().all(|s| s.iter().all(|&x| x == 1));
+    if dense {
+        return (Vec::new(), vec![Vec::new(); strides.len()]);
+    }
+    (dims, st)
+}
+
+/// `[n, ndim, offsets.., params.., shape.., strides of each operand..]`.
+fn elementwise_md(shape: &[usize], layouts: &[&Layout], params: &[u32]) -> Result<Vec<u32>> {
+    let n: usize = shape.iter().product();
+    let strides: Vec<&[isize]> = layouts.iter().map(|l| &l.strides[..]).collect();
+    let (dims, st) = coalesce(shape, &strides);
+    let mut md =
+        vec![u32::try_from(n).map_err(|_| Error::Value(format!("{n} elements exceed the GPU's 32-bit indexing")))?];
+    md.push(dims.len() as u32);
+    for l in layouts {
+        md.push(word(l.offset as isize)?);
+    }
+    md.extend_from_slice(params);
+    md.extend(dims.iter().map(|&d| d as u32));
+    for s in &st {
+        for &x in s {
+            md.push(word(x)?);
+        }
+    }
+    Ok(md)
+}
+
+fn launch_elementwise(
+    ctx: &Context,
+    family: Family,
+    entry: &str,
+    subs: &[(&'static str, String)],
+    md: &[u32],
+    buffers: &[&wgpu::Buffer],
+    n: usize,
+) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    let p = pipeline(ctx, family, entry, subs)?;
+    launch(ctx, &p, md, buffers, grid(ctx, (n as u64).div_ceil(WG))?)
+}
+
+/// Whether `out` shares a buffer with one of `inputs`. WebGPU forbids binding a buffer
+/// writable and read-only in one dispatch (and Dawn any overlap of writable bindings),
+/// so such ops compute into a fresh tensor that is then copied into `out`: in-place
+/// ops cost one extra pass for now.
+fn aliased(out: &Tensor, inputs: &[&Tensor]) -> Result<bool> {
+    let o = buffer(out)?;
+    for t in inputs {
+        if Arc::ptr_eq(o, buffer(t)?) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// A fresh contiguous tensor like `out` to compute into when `out` is aliased.
+fn staging_for(out: &Tensor) -> Result<Tensor> {
+    empty(out.shape(), out.dtype(), buffer(out)?.ctx().index)
+}
+
+/// `dst[...] = src` viewed through `src_layout` (already broadcast to dst's shape),
+/// converting dtypes.
+pub fn copy(dst: &Tensor, src_layout: &Layout, src: &Tensor) -> Result<()> {
+    check_dtype(src.dtype(), "copy")?;
+    check_dtype(dst.dtype(), "copy")?;
+    if aliased(dst, &[src])? {
+        let tmp = empty(dst.shape(), src.dtype(), buffer(src)?.ctx().index)?;
+        copy(&tmp, src_layout, src)?;
+        return copy(dst, tmp.layout(), &tmp);
+    }
+    let ctx = context_of(&[dst, src])?;
+    let md = elementwise_md(dst.shape(), &[dst.layout(), src_layout], &[])?;
+    let subs = copy_subs(src.dtype(), dst.dtype());
+    launch_elementwise(&ctx, Family::Copy, "main", &subs, &md, &[buffer(dst)?.raw(), buffer(src)?.raw()], dst.numel())
+}
+
+/// The bit pattern of `v` as a value of the GPU dtype `d`.
+fn bits(v: Scalar, d: DType) -> u32 {
+    match d {
+        DType::F32 => v.cast::<f32>().to_bits(),
+        DType::I32 => v.cast::<i32>() as u32,
+        DType::Bool => u32::from(v.cast::<bool>()),
+        _ => v.cast::<u32>(),
+    }
+}
+
+pub fn fill(dst: &Tensor, value: Scalar) -> Result<()> {
+    let ctx = context_of(&[dst])?;
+    let md = elementwise_md(dst.shape(), &[dst.layout()], &[bits(value, dst.dtype()), 0])?;
+    launch_elementwise(&ctx, Family::Fill, "fill", &type_subs(dst.dtype()), &md, &[buffer(dst)?.raw()], dst.numel())
+}
+
+/// `start + i * step` for i in 0..n, as `dtype`, on adapter `index`.
+pub fn arange(start: Scalar, step: Scalar, n: usize, dtype: DType, index: u32) -> Result<Tensor> {
+    if dtype == DType::Bool {
+        bail!(Type, "arange cannot produce bool values");
+    }
+    let out = empty(&[n], dtype, index)?;
+    let ctx = context_of(&[&out])?;
+    let md = elementwise_md(&[n], &[out.layout()], &[bits(start, dtype), bits(step, dtype)])?;
+    launch_elementwise(&ctx, Family::Fill, "arange", &type_subs(dtype), &md, &[buffer(&out)?.raw()], n)?;
+    Ok(out)
+}
+
+pub fn unary(op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<()> {
+    if aliased(out, &[x])? {
+        let tmp = staging_for(out)?;
+        unary(op, &tmp, x)?;
+        return copy(out, tmp.layout(), &tmp);
+    }
+    let ctx = context_of(&[out, x])?;
+    let Some(subs) = unary_subs(op, x.dtype(), out.dtype()) else {
+        bail!(Runtime, "{} is not implemented on the GPU for {} tensors yet", op.name(), x.dtype());
+    };
+    let md = elementwise_md(x.shape(), &[out.layout(), x.layout()], &[])?;
+    launch_elementwise(&ctx, Family::Unary, "main", &subs, &md, &[buffer(out)?.raw(), buffer(x)?.raw()], out.numel())
+}
+
+/// `out = op(a, b)` with `la`/`lb` the operands' layouts broadcast to `out`'s shape.
+pub fn binary(op: BinaryOp, out: &Tensor, a: &Tensor, la: &Layout, b: &Tensor, lb: &Layout) -> Result<()> {
+    if aliased(out, &[a, b])? {
+        let tmp = staging_for(out)?;
+        binary(op, &tmp, a, la, b, lb)?;
+        return copy(out, tmp.layout(), &tmp);
+    }
+    let ctx = context_of(&[out, a, b])?;
+    let Some(subs) = binary_subs(op, a.dtype(), out.dtype()) else {
+        bail!(Runtime, "{} is not implemented on the GPU for {} tensors yet", op.name(), a.dtype());
+    };
+    let md = elementwise_md(out.shape(), &[out.layout(), la, lb], &[])?;
+    let bufs = [buffer(out)?.raw(), buffer(a)?.raw(), buffer(b)?.raw()];
+    launch_elementwise(&ctx, Family::Binary, "main", &subs, &md, &bufs, out.numel())
+}
+
+/// `out = where(cond, a, b)`, each operand's layout broadcast to `out`'s shape; `cond`
+/// is bool and `a`, `b` have `out`'s dtype.
+pub fn select(
+    out: &Tensor,
+    cond: &Tensor,
+    lc: &Layout,
+    a: &Tensor,
+    la: &Layout,
+    b: &Tensor,
+    lb: &Layout,
+) -> Result<()> {
+    if aliased(out, &[cond, a, b])? {
+        let tmp = staging_for(out)?;
+        select(&tmp, cond, lc, a, la, b, lb)?;
+        return copy(out, tmp.layout(), &tmp);
+    }
+    let ctx = context_of(&[out, cond, a, b])?;
+    let md = elementwise_md(out.shape(), &[out.layout(), lc, la, lb], &[])?;
+    let bufs = [buffer(out)?.raw(), buffer(cond)?.raw(), buffer(a)?.raw(), buffer(b)?.raw()];
+    launch_elementwise(&ctx, Family::Select, "main", &type_subs(out.dtype()), &md, &bufs, out.numel())
+}
+
+/// Rows shorter than this are reduced by one workgroup each.
+const CHUNK: usize = 4096;
+
+/// Reduces `x` over `axes`, keeping them as size-1 dims. `x` is non-empty.
+pub fn reduce(kind: ReduceKind, x: &Tensor, axes: &[usize]) -> Result<Tensor> {
+    let ctx = context_of(&[x])?;
+    let index = ctx.index;
+    let l = x.layout();
+    let kept: Vec<usize> = (0..x.ndim()).filter(|d| !axes.contains(d)).collect();
+    let pick = |dims: &[usize]| -> (Vec<usize>, Vec<isize>) {
+        dims.iter().filter(|&&d| l.shape[d] != 1).map(|&d| (l.shape[d], l.strides[d])).unzip()
+    };
+    let (kshape, kstrides) = pick(&kept);
+    let (rshape, rstrides) = pick(axes);
+    let rows: usize = kshape.iter().product();
+    let row_len: usize = rshape.iter().product();
+    // Few long rows: split each into chunks so that enough workgroups run, then reduce
+    // the partial results in a second launch.
+    let chunks = if rows >= 256 || row_len <= CHUNK { 1 } else { row_len.div_ceil(CHUNK).min(1024) };
+    let chunk_len = row_len.div_ceil(chunks);
+    let chunks = row_len.div_ceil(chunk_len);
+    let subs = reduce_subs(kind, x.dtype());
+    let p = pipeline(&ctx, Family::Reduce, "main", &subs)?;
+    let mut out_shape = x.shape().to_vec();
+    for &a in axes {
+        out_shape[a] = 1;
+    }
+    let out = empty(&[rows], x.dtype(), index)?;
+    let first = if chunks == 1 { out.clone() } else { empty(&[rows * chunks], x.dtype(), index)? };
+    let md = reduce_md(rows, row_len, chunks, chunk_len, l.offset, &kshape, &kstrides, &rshape, &rstrides)?;
+    launch(&ctx, &p, &md, &[buffer(&first)?.raw(), buffer(x)?.raw()], grid(&ctx, (rows * chunks) as u64)?)?;
+    if chunks > 1 {
+        let md = reduce_md(rows, chunks, 1, chunks, 0, &[rows], &[chunks as isize], &[chunks], &[1])?;
+        launch(&ctx, &p, &md, &[buffer(&out)?.raw(), buffer(&first)?.raw()], grid(&ctx, rows as u64)?)?;
+    }
+    Ok(out.with_layout(Layout::contiguous(&out_shape)?))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn reduce_md(
+    rows: usize,
+    row_len: usize,
+    chunks: usize,
+    chunk_len: usize,
+    offset: usize,
+    kshape: &[usize],
+    kstrides: &[isize],
+    rshape: &[usize],
+    rstrides: &[isize],
+) -> Result<Vec<u32>> {
+    let mut md = vec![rows as u32, row_len as u32, chunks as u32, chunk_len as u32];
+    md.extend([kshape.len() as u32, rshape.len() as u32, word(offset as isize)?]);
+    md.extend(kshape.iter().map(|&d| d as u32));
+    for &s in kstrides {
+        md.push(word(s)?);
+    }
+    md.extend(rshape.iter().map(|&d| d as u32));
+    for &s in rstrides {
+        md.push(word(s)?);
+    }
+    Ok(md)
+}
+
+/// Output tile edge of the matmul kernel (shaders/matmul.wgsl).
+const TILE: usize = 64;
+
+/// `out[b] = a[b] @ b[b]` for every batch index; `la`/`lb` are the operands' layouts
+/// broadcast to `batch + [m, k]` and `batch + [k, n]`; `out` is fresh and contiguous.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul(
+    out: &Tensor,
+    a: &Tensor,
+    la: &Layout,
+    b: &Tensor,
+    lb: &Layout,
+    m: usize,
+    n: usize,
+    k: usize,
+) -> Result<()> {
+    let ctx = context_of(&[out, a, b])?;
+    if !matches!(a.dtype(), DType::F32 | DType::I32 | DType::U32) {
+        bail!(Runtime, "matmul is not implemented on the GPU for {} tensors", a.dtype());
+    }
+    let bd = la.ndim() - 2;
+    let batch = &la.shape[..bd];
+    let nbatch: usize = batch.iter().product();
+    if out.numel() == 0 {
+        return Ok(());
+    }
+    let max = ctx.limits.max_compute_workgroups_per_dimension as usize;
+    if nbatch > max {
+        bail!(Value, "matmul: {nbatch} batched products exceed the GPU grid ({max}); reshape into fewer batches");
+    }
+    let mut md = vec![m as u32, n as u32, k as u32, bd as u32];
+    for l in [la, lb] {
+        md.push(word(l.offset as isize)?);
+        md.push(word(l.strides[bd])?);
+        md.push(word(l.strides[bd + 1])?);
+    }
+    md.extend(batch.iter().map(|&d| d as u32));
+    for l in [la, lb] {
+        for &s in &l.strides[..bd] {
+            md.push(word(s)?);
+        }
+    }
+    let p = pipeline(&ctx, Family::Matmul, "main", &type_subs(a.dtype()))?;
+    let groups = [n.div_ceil(TILE) as u32, m.div_ceil(TILE) as u32, nbatch as u32];
+    if groups[0] as usize > max || groups[1] as usize > max {
+        bail!(Value, "matmul: a {m}x{n} result exceeds the GPU grid");
+    }
+    launch(&ctx, &p, &md, &[buffer(out)?.raw(), buffer(a)?.raw(), buffer(b)?.raw()], groups)
+}

@@ -1,0 +1,60 @@
+//! Recording one dispatch: the metadata buffer (binding 0), the bind group over the
+//! tensors' buffers (bindings 1..), and the workgroup grid.
+
+use wgpu::util::DeviceExt;
+
+use super::context::Context;
+use crate::bail;
+use crate::core::Result;
+
+/// Records `pipeline` over `buffers` with metadata `md` into the pending batch.
+pub fn launch(
+    ctx: &Context,
+    pipeline: &wgpu::ComputePipeline,
+    md: &[u32],
+    buffers: &[&wgpu::Buffer],
+    groups: [u32; 3],
+) -> Result<()> {
+    let bytes: Vec<u8> = md.iter().flat_map(|v| v.to_le_bytes()).collect();
+    // A fresh buffer per dispatch: its contents are written at creation, so there is no
+    // ordering question with the commands already recorded.
+    let meta = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("ferrograd metadata"),
+        contents: &bytes,
+        usage: wgpu::BufferUsages::STORAGE,
+    });
+    let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: meta.as_entire_binding() }];
+    for (i, b) in buffers.iter().enumerate() {
+        entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: b.as_entire_binding() });
+    }
+    let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &entries,
+    });
+    let full = ctx.pending.record(&ctx.device, |enc| {
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+    });
+    if full {
+        ctx.flush();
+    }
+    Ok(())
+}
+
+/// A grid of `count` workgroups: a row of up to the per-dimension limit (65,535 by
+/// default), folded into more rows when needed. Shaders recover the linear index from
+/// `num_workgroups` (see `linear_id` in shaders/common.wgsl).
+pub fn grid(ctx: &Context, count: u64) -> Result<[u32; 3]> {
+    let max = u64::from(ctx.limits.max_compute_workgroups_per_dimension);
+    if count <= max {
+        return Ok([count as u32, 1, 1]);
+    }
+    let rows = count.div_ceil(max);
+    if rows > max {
+        bail!(Value, "{count} workgroups exceed this adapter's grid ({max} x {max}); the tensor is too large");
+    }
+    Ok([max as u32, rows as u32, 1])
+}

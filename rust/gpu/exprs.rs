@@ -1,0 +1,212 @@
+//! The op table's GPU column: each op as a WGSL expression, substituted into the family
+//! shader as `{{EXPR}}` (`x`, and `y` for binary ops, are the operands). None means the
+//! op has no GPU kernel yet for that dtype; callers turn that into a RuntimeError that
+//! names the op. Bool values are u32 0/1 in memory, so bool arms use integer forms.
+
+use super::ReduceKind;
+use crate::core::DType;
+use crate::ops::table::{BinaryOp, UnaryOp};
+
+/// `select(0u, 1u, cond)`: a bool result stored as u32.
+fn as_bool(cond: &str) -> String {
+    format!("select(0u, 1u, {cond})")
+}
+
+pub fn unary_expr(op: UnaryOp, t: DType) -> Option<String> {
+    use UnaryOp::*;
+    let s = |e: &str| Some(e.to_string());
+    match t {
+        DType::F32 => match op {
+            Neg => s("-x"),
+            Pos => s("x"),
+            Abs => s("abs(x)"),
+            Sign => s("sign(x)"),
+            Square => s("x * x"),
+            Sqrt => s("sqrt(x)"),
+            Rsqrt => s("inverseSqrt(x)"),
+            Reciprocal => s("1.0 / x"),
+            Exp => s("exp(x)"),
+            Exp2 => s("exp2(x)"),
+            Expm1 => s("expm1_f32(x)"),
+            Log => s("log(x)"),
+            Log1p => s("log1p_f32(x)"),
+            Log2 => s("log2(x)"),
+            Log10 => s("log2(x) * 0.30102999566398120"),
+            Sin => s("sin(x)"),
+            Cos => s("cos(x)"),
+            Tan => s("tan(x)"),
+            // Through atan2 with a cancellation-free sqrt(1 - x^2): Vulkan lets drivers
+            // derive asin/acos from atan2(x, sqrt(1.0 - x*x)), which loses digits near
+            // |x| = 1 (lavapipe's are off by 1e-4).
+            Asin => s("atan2(x, sqrt((1.0 - x) * (1.0 + x)))"),
+            Acos => s("atan2(sqrt((1.0 - x) * (1.0 + x)), x)"),
+            Atan => s("atan(x)"),
+            Sinh => s("sinh(x)"),
+            Cosh => s("cosh(x)"),
+            // Clamped: some drivers compute tanh through exp and overflow to NaN for
+            // large |x|; tanh(15) already rounds to 1.0 in f32.
+            Tanh => s("tanh(clamp(x, -15.0, 15.0))"),
+            Asinh => s("asinh(x)"),
+            Acosh => s("acosh(x)"),
+            Atanh => s("atanh(x)"),
+            Erf => s("erf_f32(x)"),
+            Floor => s("floor(x)"),
+            Ceil => s("ceil(x)"),
+            Trunc => s("trunc(x)"),
+            Round => s("round(x)"), // half to even, as numpy
+            IsNan => Some(as_bool("f32_is_nan(x)")),
+            IsInf => Some(as_bool("f32_is_inf(x)")),
+            IsFinite => Some(as_bool("!f32_is_nan(x) && !f32_is_inf(x)")),
+            Signbit => Some(as_bool("(bitcast<u32>(x) >> 31u) == 1u")),
+            LogicalNot => Some(as_bool("x == 0.0")),
+            Relu => s("max(x, 0.0)"),
+            Sigmoid => s("1.0 / (1.0 + exp(-x))"),
+            Softplus => s("max(x, 0.0) + log1p_f32(exp(-abs(x)))"),
+            Gelu => s("0.5 * x * (1.0 + erf_f32(x * 0.70710678118654752))"),
+            GeluTanh => {
+                s("0.5 * x * (1.0 + tanh(clamp(0.79788456080286536 * (x + 0.044715 * x * x * x), -15.0, 15.0)))")
+            }
+            Silu => s("x / (1.0 + exp(-x))"),
+            LeakyRelu(slope) => Some(format!("select(x * {}, x, x > 0.0)", f32_literal(slope))),
+            Elu(alpha) => Some(format!("select({} * expm1_f32(x), x, x > 0.0)", f32_literal(alpha))),
+            BitNot => None,
+        },
+        DType::I32 | DType::U32 => {
+            let signed = t == DType::I32;
+            match op {
+                Neg if signed => s("-x"),
+                Neg => s("0u - x"), // wraps, as numpy's negative of unsigned
+                Abs if signed => s("abs(x)"),
+                Abs => s("x"),
+                Sign if signed => s("sign(x)"),
+                Sign => s("min(x, 1u)"),
+                Square => s("x * x"),
+                Relu if signed => s("max(x, 0)"),
+                Relu => s("x"),
+                BitNot => s("~x"),
+                LogicalNot => Some(as_bool(if signed { "x == 0" } else { "x == 0u" })),
+                IsNan | IsInf => s("0u"),
+                IsFinite => s("1u"),
+                Signbit => Some(as_bool(if signed { "x < 0" } else { "false" })),
+                _ => None,
+            }
+        }
+        DType::Bool => match op {
+            Abs | Square | Relu | Sign => s("x"),
+            BitNot | LogicalNot => s("x ^ 1u"),
+            IsNan | IsInf | Signbit => s("0u"),
+            IsFinite => s("1u"),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A float parameter as a WGSL f32 literal (always with a decimal point or exponent).
+fn f32_literal(v: f64) -> String {
+    let s = format!("{:?}", v as f32);
+    if s.contains('.') || s.contains('e') || s.contains("inf") || s.contains("NaN") {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+/// `t` is the compute dtype (both operands already have it).
+pub fn binary_expr(op: BinaryOp, t: DType) -> Option<String> {
+    use BinaryOp::*;
+    let s = |e: &str| Some(e.to_string());
+    let cmp = |o: &str| Some(as_bool(&format!("x {o} y")));
+    let zero = match t {
+        DType::F32 => "0.0",
+        DType::I32 => "0",
+        _ => "0u",
+    };
+    let truth = |v: &str| format!("({v} != {zero})");
+    match op {
+        Eq => return cmp("=="),
+        Ne => return cmp("!="),
+        Lt => return cmp("<"),
+        Le => return cmp("<="),
+        Gt => return cmp(">"),
+        Ge => return cmp(">="),
+        LogicalAnd => return Some(as_bool(&format!("{} && {}", truth("x"), truth("y")))),
+        LogicalOr => return Some(as_bool(&format!("{} || {}", truth("x"), truth("y")))),
+        LogicalXor => return Some(as_bool(&format!("{} != {}", truth("x"), truth("y")))),
+        _ => {}
+    }
+    match t {
+        DType::F32 => match op {
+            Add => s("x + y"),
+            Sub => s("x - y"),
+            Mul => s("x * y"),
+            Div => s("x / y"),
+            FloorDiv => s("floor(x / y)"),
+            Rem => s("rem_f32(x, y)"),
+            Pow => s("pow_f32(x, y)"),
+            Maximum => s("max(x, y)"),
+            Minimum => s("min(x, y)"),
+            Atan2 => s("atan2(x, y)"),
+            Hypot => s("sqrt(x * x + y * y)"),
+            Copysign => s("bitcast<f32>((bitcast<u32>(x) & 0x7fffffffu) | (bitcast<u32>(y) & 0x80000000u))"),
+            Logaddexp => s("max(x, y) + log1p_f32(exp(-abs(x - y)))"),
+            _ => None,
+        },
+        DType::I32 | DType::U32 => {
+            let sfx = if t == DType::I32 { "i32" } else { "u32" };
+            match op {
+                Add => s("x + y"),
+                Sub => s("x - y"),
+                Mul => s("x * y"),
+                FloorDiv => Some(format!("floordiv_{sfx}(x, y)")),
+                Rem => Some(format!("rem_{sfx}(x, y)")),
+                Pow => Some(format!("pow_{sfx}(x, y)")),
+                Maximum => s("max(x, y)"),
+                Minimum => s("min(x, y)"),
+                BitAnd => s("x & y"),
+                BitOr => s("x | y"),
+                BitXor => s("x ^ y"),
+                Shl => s("x << u32(y)"),
+                Shr => s("x >> u32(y)"),
+                _ => None,
+            }
+        }
+        DType::Bool => match op {
+            Add | Maximum | BitOr => s("x | y"),
+            Mul | Minimum | BitAnd => s("x & y"),
+            BitXor => s("x ^ y"),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Converts a value `x` stored as `from` to the storage of `to` (numpy's casts; float to
+/// integer saturates on the GPU where numpy's result is undefined).
+pub fn cast_expr(from: DType, to: DType) -> String {
+    let ty = super::wgsl_type(to).unwrap_or("u32");
+    if to == DType::Bool {
+        return match from {
+            DType::F32 => as_bool("x != 0.0"),
+            DType::I32 => as_bool("x != 0"),
+            _ => as_bool("x != 0u"),
+        };
+    }
+    if from == to || super::wgsl_type(from) == Some(ty) && from != DType::Bool {
+        return "x".to_string();
+    }
+    format!("{ty}(x)")
+}
+
+/// (combine expression of `p` and `q`, identity) for a reduction.
+pub fn combine_expr(kind: ReduceKind, t: DType) -> (String, String) {
+    let ty = super::wgsl_type(t).unwrap_or("u32");
+    match kind {
+        ReduceKind::Sum if t == DType::Bool => ("p | q".into(), "0u".into()),
+        ReduceKind::Sum => ("p + q".into(), format!("{ty}(0)")),
+        ReduceKind::Prod if t == DType::Bool => ("p & q".into(), "1u".into()),
+        ReduceKind::Prod => ("p * q".into(), format!("{ty}(1)")),
+        ReduceKind::Max => ("max(p, q)".into(), "first".into()),
+        ReduceKind::Min => ("min(p, q)".into(), "first".into()),
+    }
+}

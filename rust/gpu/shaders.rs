@@ -1,0 +1,184 @@
+//! Shader texts: the prelude plus one family file from `shaders/`, embedded at build
+//! time, with `{{NAME}}` placeholders replaced. That substitution is the only "generic"
+//! mechanism (WGSL has none); a pipeline is cached per resulting text's key.
+
+use super::exprs::{binary_expr, cast_expr, combine_expr, unary_expr};
+use super::{wgsl_type, ReduceKind};
+use crate::core::DType;
+use crate::ops::table::{BinaryOp, UnaryOp};
+
+const COMMON: &str = include_str!("../../shaders/common.wgsl");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    Copy,
+    Fill,
+    Unary,
+    Binary,
+    Select,
+    Reduce,
+    Matmul,
+}
+
+impl Family {
+    pub fn file(self) -> &'static str {
+        match self {
+            Family::Copy => "copy.wgsl",
+            Family::Fill => "fill.wgsl",
+            Family::Unary => "unary.wgsl",
+            Family::Binary => "binary.wgsl",
+            Family::Select => "select.wgsl",
+            Family::Reduce => "reduce.wgsl",
+            Family::Matmul => "matmul.wgsl",
+        }
+    }
+
+    fn text(self) -> &'static str {
+        match self {
+            Family::Copy => include_str!("../../shaders/copy.wgsl"),
+            Family::Fill => include_str!("../../shaders/fill.wgsl"),
+            Family::Unary => include_str!("../../shaders/unary.wgsl"),
+            Family::Binary => include_str!("../../shaders/binary.wgsl"),
+            Family::Select => include_str!("../../shaders/select.wgsl"),
+            Family::Reduce => include_str!("../../shaders/reduce.wgsl"),
+            Family::Matmul => include_str!("../../shaders/matmul.wgsl"),
+        }
+    }
+
+    /// Compute entry points in the file.
+    pub fn entry_points(self) -> &'static [&'static str] {
+        match self {
+            Family::Fill => &["fill", "arange"],
+            _ => &["main"],
+        }
+    }
+}
+
+/// The complete WGSL for `family` with `subs` applied. Every placeholder must be given:
+/// a leftover `{{` would be a bug in the caller, caught by the portability tests.
+pub fn source(family: Family, subs: &[(&str, &str)]) -> String {
+    let mut text = format!("{COMMON}\n{}", family.text());
+    for (name, value) in subs {
+        text = text.replace(&format!("{{{{{name}}}}}"), value);
+    }
+    debug_assert!(!text.contains("{{"), "unsubstituted placeholder in {}", family.file());
+    text
+}
+
+pub const GPU_DTYPES: [DType; 4] = [DType::F32, DType::I32, DType::U32, DType::Bool];
+
+fn ty(d: DType) -> &'static str {
+    wgsl_type(d).expect("GPU dtype")
+}
+
+/// Substitutions for each kernel the backend builds, by the same functions the
+/// dispatch code calls (`backend/kernels.rs`).
+pub fn copy_subs(from: DType, to: DType) -> Vec<(&'static str, String)> {
+    vec![("S", ty(from).into()), ("D", ty(to).into()), ("CAST", cast_expr(from, to))]
+}
+
+pub fn unary_subs(op: UnaryOp, t: DType, out: DType) -> Option<Vec<(&'static str, String)>> {
+    Some(vec![("T", ty(t).into()), ("O", ty(out).into()), ("EXPR", unary_expr(op, t)?)])
+}
+
+pub fn binary_subs(op: BinaryOp, t: DType, out: DType) -> Option<Vec<(&'static str, String)>> {
+    Some(vec![("T", ty(t).into()), ("O", ty(out).into()), ("EXPR", binary_expr(op, t)?)])
+}
+
+pub fn reduce_subs(kind: ReduceKind, t: DType) -> Vec<(&'static str, String)> {
+    let (combine, identity) = combine_expr(kind, t);
+    vec![("T", ty(t).into()), ("COMBINE", combine), ("IDENTITY", identity)]
+}
+
+pub fn type_subs(t: DType) -> Vec<(&'static str, String)> {
+    vec![("T", ty(t).into())]
+}
+
+/// Applies owned substitutions.
+pub fn render(family: Family, subs: &[(&'static str, String)]) -> String {
+    let borrowed: Vec<(&str, &str)> = subs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    source(family, &borrowed)
+}
+
+const UNARY_OPS: [UnaryOp; 44] = {
+    use UnaryOp::*;
+    [
+        Neg, Pos, Abs, Sign, Square, Sqrt, Rsqrt, Reciprocal, Exp, Exp2, Expm1, Log, Log1p, Log2, Log10, Sin, Cos, Tan,
+        Asin, Acos, Atan, Sinh, Cosh, Tanh, Asinh, Acosh, Atanh, Erf, Floor, Ceil, Trunc, Round, IsNan, IsInf,
+        IsFinite, Signbit, LogicalNot, BitNot, Relu, Sigmoid, Softplus, Gelu, GeluTanh, Silu,
+    ]
+};
+
+const BINARY_OPS: [BinaryOp; 28] = {
+    use BinaryOp::*;
+    [
+        Add, Sub, Mul, Div, FloorDiv, Rem, Pow, Maximum, Minimum, Atan2, Hypot, Copysign, Nextafter, Logaddexp, Eq, Ne,
+        Lt, Le, Gt, Ge, LogicalAnd, LogicalOr, LogicalXor, BitAnd, BitOr, BitXor, Shl, Shr,
+    ]
+};
+
+/// The result dtype of a unary op on the GPU (bool for predicates, else the input's).
+pub fn unary_out(op: UnaryOp, t: DType) -> DType {
+    use UnaryOp::*;
+    match op {
+        IsNan | IsInf | IsFinite | Signbit | LogicalNot => DType::Bool,
+        _ => t,
+    }
+}
+
+/// The result dtype of a binary op on the GPU.
+pub fn binary_out(op: BinaryOp, t: DType) -> DType {
+    use crate::ops::table::Family as F;
+    match op.family() {
+        F::Compare | F::Logical => DType::Bool,
+        _ => t,
+    }
+}
+
+/// Every (label, WGSL text, entry points) the backend can build: each family for each
+/// GPU dtype and each op with a GPU expression (`tests/test_shaders_portable.py`
+/// compiles all of them under naga and Tint).
+pub fn variants() -> Vec<(String, String, Vec<&'static str>)> {
+    let mut out = Vec::new();
+    let mut push = |label: String, family: Family, subs: Vec<(&'static str, String)>| {
+        out.push((label, render(family, &subs), family.entry_points().to_vec()));
+    };
+    for &from in &GPU_DTYPES {
+        for &to in &GPU_DTYPES {
+            push(format!("copy {from}->{to}"), Family::Copy, copy_subs(from, to));
+        }
+        push(format!("fill {from}"), Family::Fill, type_subs(from));
+        for op in UNARY_OPS.iter().copied().chain([UnaryOp::LeakyRelu(0.01), UnaryOp::Elu(1.0)]) {
+            if let Some(s) = unary_subs(op, from, unary_out(op, from)) {
+                push(format!("unary {} {from}", op.name()), Family::Unary, s);
+            }
+        }
+        for op in BINARY_OPS {
+            if let Some(s) = binary_subs(op, from, binary_out(op, from)) {
+                push(format!("binary {} {from}", op.name()), Family::Binary, s);
+            }
+        }
+        push(format!("select {from}"), Family::Select, type_subs(from));
+        for kind in [ReduceKind::Sum, ReduceKind::Prod, ReduceKind::Max, ReduceKind::Min] {
+            push(format!("reduce {kind:?} {from}"), Family::Reduce, reduce_subs(kind, from));
+        }
+        if from != DType::Bool {
+            push(format!("matmul {from}"), Family::Matmul, type_subs(from));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_is_fully_substituted() {
+        let all = variants();
+        assert!(all.len() > 100);
+        for (label, text, _) in &all {
+            assert!(!text.contains("{{"), "{label} has a leftover placeholder");
+        }
+    }
+}

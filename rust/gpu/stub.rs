@@ -1,0 +1,83 @@
+//! The GPU backend's interface in a build without the `gpu` feature: the same names,
+//! each reporting that there is no backend. `GpuBuffer` cannot be constructed, so the
+//! `Storage::Gpu` arm exists for the type checker only.
+
+use std::sync::atomic::AtomicU64;
+
+use super::{AdapterSummary, ReduceKind};
+use crate::core::{DType, Device, Error, Layout, Result, Scalar, Tensor};
+use crate::ops::table::{BinaryOp, UnaryOp};
+
+pub enum GpuBuffer {}
+
+impl GpuBuffer {
+    pub fn device(&self) -> Device {
+        match *self {}
+    }
+    pub fn version(&self) -> &AtomicU64 {
+        match *self {}
+    }
+}
+
+pub const COMPILED: bool = false;
+
+fn unavailable<T>() -> Result<T> {
+    Err(Error::Runtime(
+        "this build of ferrograd has no GPU backend (it was compiled without the `gpu` cargo feature)".into(),
+    ))
+}
+
+pub fn is_available() -> bool {
+    false
+}
+pub fn adapters() -> Result<Vec<AdapterSummary>> {
+    Ok(Vec::new())
+}
+pub fn default_index() -> Result<u32> {
+    unavailable()
+}
+pub fn check_index(_: u32) -> Result<()> {
+    unavailable()
+}
+pub fn synchronize() -> Result<()> {
+    Ok(())
+}
+pub fn cached_bytes() -> u64 {
+    0
+}
+pub fn empty_cache() {}
+pub fn empty(_: &[usize], _: DType, _: u32) -> Result<Tensor> {
+    unavailable()
+}
+pub fn upload(_: &Tensor, _: u32) -> Result<Tensor> {
+    unavailable()
+}
+pub fn download(_: &Tensor) -> Result<Tensor> {
+    unavailable()
+}
+pub fn copy(_: &Tensor, _: &Layout, _: &Tensor) -> Result<()> {
+    unavailable()
+}
+pub fn fill(_: &Tensor, _: Scalar) -> Result<()> {
+    unavailable()
+}
+pub fn arange(_: Scalar, _: Scalar, _: usize, _: DType, _: u32) -> Result<Tensor> {
+    unavailable()
+}
+pub fn unary(_: UnaryOp, _: &Tensor, _: &Tensor) -> Result<()> {
+    unavailable()
+}
+pub fn binary(_: BinaryOp, _: &Tensor, _: &Tensor, _: &Layout, _: &Tensor, _: &Layout) -> Result<()> {
+    unavailable()
+}
+#[allow(clippy::too_many_arguments)]
+pub fn select(_: &Tensor, _: &Tensor, _: &Layout, _: &Tensor, _: &Layout, _: &Tensor, _: &Layout) -> Result<()> {
+    unavailable()
+}
+pub fn reduce(_: ReduceKind, _: &Tensor, _: &[usize]) -> Result<Tensor> {
+    unavailable()
+}
+#[allow(clippy::too_many_arguments)]
+pub fn matmul(_: &Tensor, _: &Tensor, _: &Layout, _: &Tensor, _: &Layout, _: usize, _: usize, _: usize) -> Result<()> {
+    unavailable()
+}

@@ -1,0 +1,107 @@
+// Elementwise binary ops with broadcasting: out[view] = OP(a[view], b[view]). Broadcast
+// operands arrive with stride 0 on the broadcast dims, so one strided walk serves all.
+// Placeholders: T operand element type, O output element type, EXPR the op
+// as an expression of `x` and `y` (table in rust/gpu/exprs.rs).
+// md: [n, ndim, out_off, a_off, b_off, shape[ndim], out_strides, a_strides, b_strides]
+@group(0) @binding(1) var<storage, read_write> dst: array<{{O}}>;
+@group(0) @binding(2) var<storage, read> lhs: array<{{T}}>;
+@group(0) @binding(3) var<storage, read> rhs: array<{{T}}>;
+
+// numpy's float power: WGSL's pow is undefined for negative bases, so integral
+// exponents of negative bases are done on |x| with the sign put back.
+fn pow_f32(x: f32, y: f32) -> f32 {
+    if (y == 0.0) {
+        return 1.0;
+    }
+    let r = pow(abs(x), y);
+    if (x < 0.0) {
+        if (floor(y) != y) {
+            return bitcast<f32>(bitcast<u32>(r) | 0x7fc00000u); // NaN (a runtime value: a constant NaN is a compile error)
+        }
+        let odd = abs(y) < 16777216.0 && (i32(abs(y)) & 1) == 1;
+        return select(r, -r, odd);
+    }
+    return r;
+}
+
+// Integer power by squaring (wrapping, like numpy); negative exponents give 0 unless
+// the base is 1 or -1 (PyTorch's rule: integer division of 1 by the power).
+fn pow_i32(x: i32, y: i32) -> i32 {
+    if (y < 0) {
+        if (x == 1) {
+            return 1;
+        }
+        if (x == -1) {
+            return select(1, -1, (y & 1) == 1);
+        }
+        return 0;
+    }
+    var base = x;
+    var e = u32(y);
+    var r = 1;
+    while (e > 0u) {
+        if ((e & 1u) == 1u) {
+            r = r * base;
+        }
+        base = base * base;
+        e = e >> 1u;
+    }
+    return r;
+}
+fn pow_u32(x: u32, y: u32) -> u32 {
+    var base = x;
+    var e = y;
+    var r = 1u;
+    while (e > 0u) {
+        if ((e & 1u) == 1u) {
+            r = r * base;
+        }
+        base = base * base;
+        e = e >> 1u;
+    }
+    return r;
+}
+
+// numpy's floor division and remainder (sign of the divisor); division by zero gives 0
+// for integers, as numpy does (WGSL itself would return x).
+fn floordiv_i32(x: i32, y: i32) -> i32 {
+    if (y == 0) {
+        return 0;
+    }
+    let q = x / y;
+    return select(q, q - 1, (x % y != 0) && ((x < 0) != (y < 0)));
+}
+fn rem_i32(x: i32, y: i32) -> i32 {
+    if (y == 0) {
+        return 0;
+    }
+    let r = x % y;
+    return select(r, r + y, (r != 0) && ((r < 0) != (y < 0)));
+}
+fn floordiv_u32(x: u32, y: u32) -> u32 {
+    return select(x / max(y, 1u), 0u, y == 0u);
+}
+fn rem_u32(x: u32, y: u32) -> u32 {
+    return select(x % max(y, 1u), 0u, y == 0u);
+}
+fn rem_f32(x: f32, y: f32) -> f32 {
+    let r = x - floor(x / y) * y;
+    return select(r, r + y, (r != 0.0) && ((r < 0.0) != (y < 0.0)));
+}
+
+fn op(x: {{T}}, y: {{T}}) -> {{O}} {
+    return {{EXPR}};
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_id(gid, nwg);
+    if (i >= md[0]) {
+        return;
+    }
+    let nd = md[1];
+    let o = strided_offset(i, nd, 5u, 5u + nd, md[2]);
+    let a = strided_offset(i, nd, 5u, 5u + 2u * nd, md[3]);
+    let b = strided_offset(i, nd, 5u, 5u + 3u * nd, md[4]);
+    dst[o] = op(lhs[a], rhs[b]);
+}

@@ -1,0 +1,119 @@
+"""Portable WGSL: every kernel text the backend builds (each file in shaders/ with each of
+its substitutions applied, as listed by the extension) must compile as a compute
+pipeline under two independent WebGPU implementations, wgpu-py (naga) and wgpudawn
+(Dawn's Tint), and a few kernels run there against numpy, independent of the Rust
+dispatch code. A shader that only one compiler accepts is a bug.
+
+Each runtime is skipped when its package is not installed or sees no adapter, unless
+FERROGRAD_REQUIRE_GPU=1 (CI), which turns that into a failure.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ferrograd import _core
+
+SHADERS = Path(__file__).resolve().parents[1] / "shaders"
+REQUIRED = os.environ.get("FERROGRAD_REQUIRE_GPU") == "1"
+RUNTIMES = ["wgpu", "wgpudawn"]
+
+
+def _device(name: str):
+    try:
+        mod = importlib.import_module(name)
+        adapter = mod.gpu.request_adapter_sync(power_preference="high-performance")
+        return mod, adapter.request_device_sync()
+    except Exception as e:  # noqa: BLE001  (import error, no adapter, driver refusal)
+        if REQUIRED:
+            raise
+        pytest.skip(f"{name} unavailable: {type(e).__name__}: {e}")
+
+
+@pytest.fixture(scope="module", params=RUNTIMES)
+def runtime(request):
+    return _device(request.param)
+
+
+VARIANTS = _core._gpu_shader_variants()
+
+
+def test_every_shader_file_is_used():
+    files = {p.name for p in SHADERS.glob("*.wgsl")}
+    assert "common.wgsl" in files
+    labels = " ".join(label for label, _, _ in VARIANTS)
+    for family in files - {"common.wgsl"}:
+        assert family.removesuffix(".wgsl") in labels, f"{family} has no variant"
+
+
+def test_every_variant_compiles(runtime):
+    mod, device = runtime
+    failures = []
+    for label, source, entry_points in VARIANTS:
+        try:
+            module = device.create_shader_module(code=source)
+            for ep in entry_points:
+                device.create_compute_pipeline(layout="auto", compute={"module": module, "entry_point": ep})
+        except Exception as e:  # noqa: BLE001
+            failures.append(f"{label}: {str(e)[:400]}")
+    assert not failures, f"{len(failures)} of {len(VARIANTS)} variants failed:\n" + "\n".join(failures[:5])
+
+
+def _source(label: str) -> str:
+    return next(src for lab, src, _ in VARIANTS if lab == label)
+
+
+def _run(runtime, label: str, entry: str, md: list[int], out_words: int, inputs: list[np.ndarray], groups: int):
+    """Runs one kernel: binding 0 = metadata, 1 = output, 2.. = inputs; returns the output bytes."""
+    mod, device = runtime
+    usage = mod.BufferUsage
+    module = device.create_shader_module(code=_source(label))
+    pipeline = device.create_compute_pipeline(layout="auto", compute={"module": module, "entry_point": entry})
+    meta = device.create_buffer_with_data(data=struct.pack(f"<{len(md)}I", *md), usage=usage.STORAGE)
+    out = device.create_buffer(size=4 * max(out_words, 1), usage=usage.STORAGE | usage.COPY_SRC)
+    ins = [device.create_buffer_with_data(data=a.tobytes(), usage=usage.STORAGE) for a in inputs]
+    entries = [{"binding": i, "resource": {"buffer": b, "offset": 0, "size": b.size}}
+               for i, b in enumerate([meta, out, *ins])]
+    bind = device.create_bind_group(layout=pipeline.get_bind_group_layout(0), entries=entries)
+    enc = device.create_command_encoder()
+    cpass = enc.begin_compute_pass()
+    cpass.set_pipeline(pipeline)
+    cpass.set_bind_group(0, bind)
+    cpass.dispatch_workgroups(groups, 1, 1)
+    cpass.end()
+    device.queue.submit([enc.finish()])
+    return bytes(device.queue.read_buffer(out))
+
+
+def test_binary_add_broadcasts_through_strides(runtime):
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    b = np.array([10, 20, 30], np.float32)  # broadcast down the rows: stride (1, 0)
+    # md: [n, ndim, out_off, a_off, b_off, shape.., out_strides.., a_strides.., b_strides..]
+    md = [12, 2, 0, 0, 0, 3, 4, 4, 1, 4, 1, 1, 0]
+    got = np.frombuffer(_run(runtime, "binary add float32", "main", md, 12, [a, b], 1), np.float32)
+    np.testing.assert_array_equal(got.reshape(3, 4), a + b[:, None])
+
+
+def test_unary_exp_dense_and_copy_transposed(runtime):
+    x = np.linspace(-3, 3, 300).astype(np.float32)
+    got = np.frombuffer(_run(runtime, "unary exp float32", "main", [300, 0, 0, 0], 300, [x], 2), np.float32)
+    np.testing.assert_allclose(got, np.exp(x.astype(np.float64)), rtol=2e-5)
+    m = np.arange(6, dtype=np.int32).reshape(2, 3)
+    # dst[i, j] = float(m.T[i, j]): shape (3, 2), dst strides (2, 1), src strides (1, 3).
+    md = [6, 2, 0, 0, 3, 2, 2, 1, 1, 3]
+    got = np.frombuffer(_run(runtime, "copy int32->float32", "main", md, 6, [m], 1), np.float32)
+    np.testing.assert_array_equal(got.reshape(3, 2), m.T.astype(np.float32))
+
+
+def test_reduce_sum_rows_in_workgroup_memory(runtime):
+    x = np.arange(2 * 1000, dtype=np.float32).reshape(2, 1000) % 17
+    # md: [rows, row_len, chunks, chunk_len, nk, nr, offset, kept shape/strides, red shape/strides]
+    md = [2, 1000, 1, 1000, 1, 1, 0, 2, 1000, 1000, 1]
+    got = np.frombuffer(_run(runtime, "reduce Sum float32", "main", md, 2, [x], 2), np.float32)
+    np.testing.assert_array_equal(got, x.sum(axis=1))
