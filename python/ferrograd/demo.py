@@ -75,11 +75,30 @@ def build_model(kind: str):
     )
 
 
-def check_device(device: str) -> None:
+def check_device(device: str, model_kind: str) -> None:
+    """Fails early, in one line, when ``device`` is missing or cannot run a training step
+    of this model (the GPU backend does not have every op's kernel yet)."""
     try:
         fg.zeros(1, device=device)
     except (RuntimeError, ValueError) as e:
         raise DemoError(f"--device {device}: {e}") from None
+    if device == "cpu":
+        return
+    try:
+        model = build_model(model_kind).to(device)
+        images, labels = fg.zeros((4, 1, 8, 8)).to(device), fg.zeros(4, dtype=fg.int32).to(device)
+        batch = fg.tensor([0, 2], dtype=fg.int32).to(device)  # what the DataLoader does
+        nn.functional.cross_entropy(model(images[batch]), labels[batch]).backward()
+    except (RuntimeError, TypeError) as e:
+        reason = str(e).splitlines()[0]
+        raise DemoError(f"--device {device}: this model cannot train there yet ({reason})") from None
+
+
+def on_device(images, labels, device: str):
+    """The data where the model is; the GPU holds int32, not int64, class labels."""
+    if device == "cpu":
+        return images, labels
+    return images.to(device), labels.to(fg.int32).to(device)
 
 
 def check_plotting(path) -> None:
@@ -201,16 +220,17 @@ def save_plot(path: Path, history: dict) -> None:
 
 
 def run(args) -> dict:
-    check_device(args.device)
+    check_device(args.device, args.model)
     check_plotting(args.plot)
     args.out.mkdir(parents=True, exist_ok=True)  # fail before training, not after
-    fg.set_default_device(args.device)
     fg.manual_seed(args.seed)
 
     train, test = load_digits("train"), load_digits("test")
-    loader = DataLoader(TensorDataset(train.images, train.labels), batch_size=args.batch_size,
+    train_images, train_labels = on_device(train.images, train.labels, args.device)
+    test_images, test_labels = on_device(test.images, test.labels, args.device)
+    loader = DataLoader(TensorDataset(train_images, train_labels), batch_size=args.batch_size,
                         shuffle=True, generator=args.seed)
-    model = build_model(args.model)
+    model = build_model(args.model).to(args.device)
     n_params = sum(p.numel() for p in model.parameters())
     optimizer = fg.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     scheduler = fg.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs,
@@ -226,7 +246,7 @@ def run(args) -> dict:
         desc = f"epoch {epoch:>{len(str(args.epochs))}}/{args.epochs}"
         loss, train_acc, speed = train_epoch(model, loader, optimizer, scheduler, desc,
                                              check_gradients=epoch == 1)
-        test_acc = accuracy(model, test.images, test.labels)
+        test_acc = accuracy(model, test_images, test_labels)
         for key, value in zip(history, (loss, train_acc, test_acc, speed)):
             history[key].append(value)
         print(f"{desc}  loss {loss:.4f}  train acc {100 * train_acc:6.2f}%  "

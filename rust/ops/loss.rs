@@ -67,6 +67,10 @@ pub fn targets(
     smoothing: f64,
     reduction: Reduction,
 ) -> Result<Targets> {
+    crate::ops::device::cpu_only("fused cross_entropy", &[input, target])?;
+    if let Some(w) = weight {
+        crate::ops::device::cpu_only("fused cross_entropy", &[w])?;
+    }
     let shape = input.shape();
     if shape.is_empty() {
         bail!(Value, "cross_entropy: input must have a class dim, got a 0-d tensor");

@@ -19,6 +19,7 @@ pub struct Dims {
 
 impl Dims {
     pub fn of(name: &str, x: &Tensor) -> Result<Dims> {
+        crate::ops::device::cpu_only(name, &[x])?;
         let s = x.shape();
         if s.len() < 2 {
             bail!(Value, "{name}: expected an (N, C, *) input, got shape {s:?}");
@@ -75,7 +76,10 @@ pub fn batch_stats(x: &Tensor) -> Result<(Vec<f64>, Vec<f64>)> {
 fn channel_values(name: &str, t: Option<&Tensor>, c: usize, default: f64) -> Result<Vec<f64>> {
     match t {
         None => Ok(vec![default; c]),
-        Some(t) if t.shape() == [c] => to_f64_vec(t),
+        Some(t) if t.shape() == [c] => {
+            crate::ops::device::cpu_only("batch_norm", &[t])?;
+            to_f64_vec(t)
+        }
         Some(t) => bail!(Value, "batch_norm: {name} must have shape ({c},), got {:?}", t.shape()),
     }
 }
@@ -110,6 +114,7 @@ pub fn normalize(x: &Tensor, mean: &[f64], invstd: &[f64], w: Option<&Tensor>, b
 
 /// Errors unless `r` can hold running statistics for `c` channels.
 pub fn check_running(r: &Tensor, c: usize) -> Result<()> {
+    crate::ops::device::cpu_only("batch_norm", &[r])?;
     if r.shape() != [c] || !r.is_contiguous() || !matches!(r.dtype(), DType::F32 | DType::F64) {
         bail!(
             Value,

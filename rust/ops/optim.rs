@@ -41,6 +41,12 @@ pub fn step(
             steps.len()
         );
     }
+    for t in params.iter().chain(grads) {
+        crate::ops::device::cpu_only("the fused optimizer step", &[t])?;
+    }
+    for t in state.iter().flatten().flatten() {
+        crate::ops::device::cpu_only("the fused optimizer step", &[t])?;
+    }
     let Some(dtype) = params.first().map(Tensor::dtype) else {
         return Ok(Vec::new());
     };

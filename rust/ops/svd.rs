@@ -69,6 +69,7 @@ pub fn svdvals(x: &Tensor) -> Result<Tensor> {
 /// shapes `(..., k)`, `(..., m, k)` and `(..., n, k)` with `x = u diag(s) v^T` (`k =
 /// min(m, n)`). A vector belonging to a zero singular value is left zero.
 pub fn svd_factors(x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+    crate::ops::device::cpu_only("svdvals", &[x])?;
     let nd = x.ndim();
     if nd < 2 || !x.dtype().is_float() {
         // svdvals reports the problem.

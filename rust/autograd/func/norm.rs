@@ -49,6 +49,7 @@ pub fn batch_norm(x: &Tensor, w: Option<&Tensor>, b: Option<&Tensor>, o: &BatchN
         let Some((rm, rv)) = o.running else {
             bail!(Value, "batch_norm: running_mean and running_var are needed when not training");
         };
+        crate::ops::device::cpu_only("batch_norm", &[rm, rv])?;
         for (name, r) in [("running_mean", rm), ("running_var", rv)] {
             if r.shape() != [d.channels] {
                 bail!(Value, "batch_norm: {name} must have shape ({},), got {:?}", d.channels, r.shape());
