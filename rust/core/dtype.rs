@@ -269,8 +269,25 @@ macro_rules! float_element {
 }
 float_element!(f32, F32, |x: f32| x as f64, |v: f64| v as f32);
 float_element!(f64, F64, |x: f64| x, |v: f64| v);
-float_element!(f16, F16, |x: f16| x.to_f64(), f16::from_f64);
-float_element!(bf16, BF16, |x: bf16| x.to_f64(), bf16::from_f64);
+float_element!(f16, F16, |x: f16| x.to_f64(), |v| f16::from_f32(f32_round_to_odd(v)));
+float_element!(bf16, BF16, |x: bf16| x.to_f64(), |v| bf16::from_f32(f32_round_to_odd(v)));
+
+/// `v` rounded to float32 towards zero, with the last bit set when that was inexact
+/// ("round to odd"). Rounding that to float16/bfloat16 (13 or 16 fewer bits) then gives
+/// the correctly rounded result: `half`'s own `from_f64` drops the low 32 bits of the
+/// mantissa first, so a value just above a halfway point (e.g. float32 0x3f808001 to
+/// bfloat16) rounded down.
+fn f32_round_to_odd(v: f64) -> f32 {
+    let f = v as f32;
+    if !f.is_finite() || f as f64 == v {
+        return f;
+    }
+    let mut bits = f.to_bits();
+    if (f as f64).abs() > v.abs() {
+        bits -= 1; // undo rounding away from zero: same sign, one ulp smaller
+    }
+    f32::from_bits(bits | 1)
+}
 
 #[cfg(test)]
 mod tests {
@@ -370,4 +387,20 @@ pub fn default_float() -> DType {
 pub fn set_default_float(d: DType) {
     DEFAULT_FLOAT
         .store(if d == DType::F64 { DType::F64 } else { DType::F32 } as u8, std::sync::atomic::Ordering::Relaxed);
+
+    #[test]
+    fn half_types_round_to_nearest_even_from_f64() {
+        for (bits, want) in
+            [(0x3f80_8001u32, 0x3f81u16), (0x5b46_8001, 0x5b47), (0x3f80_8000, 0x3f80), (0x3f81_8000, 0x3f82)]
+        {
+            let v = f32::from_bits(bits) as f64;
+            assert_eq!(<bf16 as Element>::from_scalar(Scalar::Float(v)).to_bits(), want, "{bits:#x}");
+        }
+        // 1 + 2^-11 + 2^-40: just above halfway between two float16 values
+        let v = 1.0 + 2f64.powi(-11) + 2f64.powi(-40);
+        assert_eq!(<f16 as Element>::from_scalar(Scalar::Float(v)).to_f64(), 1.0 + 2f64.powi(-10));
+        assert_eq!(<f16 as Element>::from_scalar(Scalar::Float(1.0 + 2f64.powi(-11))).to_f64(), 1.0);
+        assert!(<bf16 as Element>::from_scalar(Scalar::Float(f64::NAN)).is_nan());
+        assert_eq!(<bf16 as Element>::from_scalar(Scalar::Float(-1e300)).to_f64(), f64::NEG_INFINITY);
+    }
 }
