@@ -370,6 +370,24 @@ mod promote_tests {
         assert_eq!(promote(Bool, U16), U16);
         assert_eq!(promote(F32, F64), F64);
     }
+
+    #[test]
+    fn half_types_round_to_nearest_even_from_f64() {
+        use crate::core::{Element, Scalar};
+        use half::{bf16, f16};
+        for (bits, want) in
+            [(0x3f80_8001u32, 0x3f81u16), (0x5b46_8001, 0x5b47), (0x3f80_8000, 0x3f80), (0x3f81_8000, 0x3f82)]
+        {
+            let v = f32::from_bits(bits) as f64;
+            assert_eq!(<bf16 as Element>::from_scalar(Scalar::Float(v)).to_bits(), want, "{bits:#x}");
+        }
+        // 1 + 2^-11 + 2^-40: just above halfway between two float16 values
+        let v = 1.0 + 2f64.powi(-11) + 2f64.powi(-40);
+        assert_eq!(<f16 as Element>::from_scalar(Scalar::Float(v)).to_f64(), 1.0 + 2f64.powi(-10));
+        assert_eq!(<f16 as Element>::from_scalar(Scalar::Float(1.0 + 2f64.powi(-11))).to_f64(), 1.0);
+        assert!(<bf16 as Element>::from_scalar(Scalar::Float(f64::NAN)).is_nan());
+        assert_eq!(<bf16 as Element>::from_scalar(Scalar::Float(-1e300)).to_f64(), f64::NEG_INFINITY);
+    }
 }
 
 static DEFAULT_FLOAT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(DType::F32 as u8);
@@ -387,20 +405,4 @@ pub fn default_float() -> DType {
 pub fn set_default_float(d: DType) {
     DEFAULT_FLOAT
         .store(if d == DType::F64 { DType::F64 } else { DType::F32 } as u8, std::sync::atomic::Ordering::Relaxed);
-
-    #[test]
-    fn half_types_round_to_nearest_even_from_f64() {
-        for (bits, want) in
-            [(0x3f80_8001u32, 0x3f81u16), (0x5b46_8001, 0x5b47), (0x3f80_8000, 0x3f80), (0x3f81_8000, 0x3f82)]
-        {
-            let v = f32::from_bits(bits) as f64;
-            assert_eq!(<bf16 as Element>::from_scalar(Scalar::Float(v)).to_bits(), want, "{bits:#x}");
-        }
-        // 1 + 2^-11 + 2^-40: just above halfway between two float16 values
-        let v = 1.0 + 2f64.powi(-11) + 2f64.powi(-40);
-        assert_eq!(<f16 as Element>::from_scalar(Scalar::Float(v)).to_f64(), 1.0 + 2f64.powi(-10));
-        assert_eq!(<f16 as Element>::from_scalar(Scalar::Float(1.0 + 2f64.powi(-11))).to_f64(), 1.0);
-        assert!(<bf16 as Element>::from_scalar(Scalar::Float(f64::NAN)).is_nan());
-        assert_eq!(<bf16 as Element>::from_scalar(Scalar::Float(-1e300)).to_f64(), f64::NEG_INFINITY);
-    }
 }
