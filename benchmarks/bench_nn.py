@@ -22,6 +22,26 @@ def batches(n: int, size: int, seed: int = 0):
     return [order[i:i + size] for i in range(0, n - size + 1, size)]
 
 
+def train_step(model, opt, loss_fn, xb, yb):
+    """One optimizer step on one batch, for either library (same method names)."""
+    def step():
+        opt.zero_grad()
+        loss_fn(model(xb), yb).backward()
+        opt.step()
+
+    return step
+
+
+def train_epoch(model, opt, loss_fn, xs, ys):
+    steps = [train_step(model, opt, loss_fn, xb, yb) for xb, yb in zip(xs, ys)]
+
+    def epoch():
+        for step in steps:
+            step()
+
+    return epoch
+
+
 def mlp_epoch_fg(x, y, idx):
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
     opt = optim.SGD(model.parameters(), lr=0.1)
@@ -29,13 +49,7 @@ def mlp_epoch_fg(x, y, idx):
     xs = [x[fg.tensor(i)] for i in idx]
     ys = [y[fg.tensor(i)] for i in idx]
 
-    def epoch():
-        for xb, yb in zip(xs, ys):
-            opt.zero_grad()
-            loss_fn(model(xb), yb).backward()
-            opt.step()
-
-    return epoch
+    return train_epoch(model, opt, loss_fn, xs, ys)
 
 
 def mlp_epoch_torch(x, y, idx):
@@ -46,13 +60,7 @@ def mlp_epoch_torch(x, y, idx):
     xs = [x[torch.from_numpy(i)] for i in idx]
     ys = [y[torch.from_numpy(i)] for i in idx]
 
-    def epoch():
-        for xb, yb in zip(xs, ys):
-            opt.zero_grad()
-            loss_fn(model(xb), yb).backward()
-            opt.step()
-
-    return epoch
+    return train_epoch(model, opt, loss_fn, xs, ys)
 
 
 def cnn_step_fg(xb, yb):
@@ -60,12 +68,7 @@ def cnn_step_fg(xb, yb):
     opt = optim.AdamW(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
 
-    def step():
-        opt.zero_grad()
-        loss_fn(model(xb), yb).backward()
-        opt.step()
-
-    return step
+    return train_step(model, opt, loss_fn, xb, yb)
 
 
 def cnn_step_torch(xb, yb):
@@ -78,12 +81,7 @@ def cnn_step_torch(xb, yb):
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     loss_fn = tnn.CrossEntropyLoss()
 
-    def step():
-        opt.zero_grad()
-        loss_fn(model(xb), yb).backward()
-        opt.step()
-
-    return step
+    return train_step(model, opt, loss_fn, xb, yb)
 
 
 def main() -> None:

@@ -174,8 +174,45 @@ class ModuleList(Module):
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
-class ModuleDict(Module):
+class _KeyedStore:
+    """The mapping protocol that ModuleDict and ParameterDict share, over the Module dict
+    named by ``_store`` (``_modules`` or ``_parameters``); each adds ``__getitem__``,
+    ``__setitem__`` and ``update``."""
+
+    _store: str
+
+    def _dict(self) -> dict:
+        return self.__dict__[self._store]
+
+    def __delitem__(self, key: str) -> None:
+        del self._dict()[key]
+
+    def __len__(self) -> int:
+        return len(self._dict())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict())
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._dict()
+
+    def keys(self):
+        return self._dict().keys()
+
+    def items(self):
+        return self._dict().items()
+
+    def values(self):
+        return self._dict().values()
+
+    def clear(self) -> None:
+        self._dict().clear()
+
+
+class ModuleDict(_KeyedStore, Module):
     """An ordered dict of modules, registered under their keys."""
+
+    _store = "_modules"
 
     def __init__(self, modules: Any = None):
         super().__init__()
@@ -187,30 +224,6 @@ class ModuleDict(Module):
 
     def __setitem__(self, key: str, module: Module) -> None:
         self.add_module(key, module)
-
-    def __delitem__(self, key: str) -> None:
-        del self._modules[key]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._modules)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._modules
-
-    def keys(self):
-        return self._modules.keys()
-
-    def items(self):
-        return self._modules.items()
-
-    def values(self):
-        return self._modules.values()
-
-    def clear(self) -> None:
-        self._modules.clear()
 
     def pop(self, key: str) -> Module:
         module = self[key]
@@ -265,8 +278,10 @@ class ParameterList(Module):
         return "\n".join(f"({k}): {_param_summary(p)}" for k, p in self._parameters.items())
 
 
-class ParameterDict(Module):
+class ParameterDict(_KeyedStore, Module):
     """An ordered dict of Parameters."""
+
+    _store = "_parameters"
 
     def __init__(self, parameters: Any = None):
         super().__init__()
@@ -278,27 +293,6 @@ class ParameterDict(Module):
 
     def __setitem__(self, key: str, value) -> None:
         self.register_parameter(key, value if isinstance(value, Parameter) else Parameter(value))
-
-    def __delitem__(self, key: str) -> None:
-        del self._parameters[key]
-
-    def __len__(self) -> int:
-        return len(self._parameters)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._parameters)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._parameters
-
-    def keys(self):
-        return self._parameters.keys()
-
-    def items(self):
-        return self._parameters.items()
-
-    def values(self):
-        return self._parameters.values()
 
     def update(self, parameters: Any) -> None:
         pairs = parameters.items() if hasattr(parameters, "items") else parameters
