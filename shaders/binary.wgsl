@@ -3,6 +3,9 @@
 // Placeholders: T operand element type, O output element type, EXPR the op
 // as an expression of `x` and `y` (table in rust/gpu/exprs.rs).
 // md: [n, ndim, out_off, a_off, b_off, shape[ndim], out_strides, a_strides, b_strides]
+// The `scalar` entry takes b (or a, when `scalar_first`) from the metadata instead:
+// md: [n, ndim, out_off, a_off, value bits, scalar_first, shape, out_strides, a_strides];
+// `scalar_inplace` is the same with the result written over a's own elements.
 @group(0) @binding(1) var<storage, read_write> dst: array<{{O}}>;
 @group(0) @binding(2) var<storage, read> lhs: array<{{T}}>;
 @group(0) @binding(3) var<storage, read> rhs: array<{{T}}>;
@@ -104,4 +107,38 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let a = strided_offset(i, nd, 5u, 5u + 2u * nd, md[3]);
     let b = strided_offset(i, nd, 5u, 5u + 3u * nd, md[4]);
     dst[o] = op(lhs[a], rhs[b]);
+}
+
+// The scalar operand as a T value: `md[4]` holds its bit pattern.
+fn with_scalar(v: {{T}}) -> {{O}} {
+    let s = bitcast<{{T}}>(md[4]);
+    if (md[5] != 0u) {
+        return op(s, v);
+    }
+    return op(v, s);
+}
+
+@compute @workgroup_size(256)
+fn scalar(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_id(gid, nwg);
+    if (i >= md[0]) {
+        return;
+    }
+    let nd = md[1];
+    let o = strided_offset(i, nd, 6u, 6u + nd, md[2]);
+    let a = strided_offset(i, nd, 6u, 6u + 2u * nd, md[3]);
+    dst[o] = with_scalar(lhs[a]);
+}
+
+// Reads and writes through `dst` only (WebGPU cannot bind one buffer twice); used when
+// T and O agree, so `dst` holds the operand.
+@compute @workgroup_size(256)
+fn scalar_inplace(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_id(gid, nwg);
+    if (i >= md[0]) {
+        return;
+    }
+    let nd = md[1];
+    let o = strided_offset(i, nd, 6u, 6u + nd, md[2]);
+    dst[o] = with_scalar(bitcast<{{T}}>(dst[o]));
 }

@@ -183,3 +183,26 @@ def assert_runs_cleanly(code: str, timeout: float = 60):
         f"exit status {proc.returncode} (negative = killed by a signal)\n{proc.stderr[-2000:]}"
     )
     return proc.stdout
+
+
+def _gpu_or_skip() -> str:
+    """"gpu" when an adapter is visible; otherwise the test skips, or fails under
+    FERROGRAD_REQUIRE_GPU=1 (CI), where a missing adapter is a broken install."""
+    import os
+
+    if fg.gpu.is_available():
+        return "gpu"
+    if os.environ.get("FERROGRAD_REQUIRE_GPU") == "1":
+        pytest.fail("FERROGRAD_REQUIRE_GPU=1 but no GPU adapter is visible")
+    pytest.skip("no GPU adapter visible (install mesa-vulkan-drivers for lavapipe)")
+
+
+@pytest.fixture
+def gpu_device() -> str:
+    return _gpu_or_skip()
+
+
+@pytest.fixture(params=["cpu", "gpu"])
+def device(request) -> str:
+    """Runs a test once per device: the CPU, and the GPU when an adapter exists."""
+    return "cpu" if request.param == "cpu" else _gpu_or_skip()

@@ -65,36 +65,69 @@ def np_adamw(p, g, st, lr=0.05, b1=0.9, b2=0.999, eps=1e-8, wd=0.01):
         p[k] = p[k] - lr / (1 - b1**t) * m / (np.sqrt(v) / np.sqrt(1 - b2**t) + eps)
 
 
-@pytest.mark.parametrize(("make_opt", "np_step"), [
+OPTIMIZERS = pytest.mark.parametrize(("make_opt", "np_step"), [
     (lambda params: optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True), np_sgd),
     (lambda params: optim.AdamW(params, lr=0.05, weight_decay=0.01), np_adamw),
 ], ids=["sgd-nesterov", "adamw"])
-def test_tiny_mlp_losses_match_numpy_reference(make_opt, np_step):
-    rng = np.random.default_rng(0)
-    x, y = data(rng)
-    w = weights(rng)
-    model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 3)).double()
+
+
+def train(make_opt, w, x, y, device: str, dtype):
+    """STEPS steps of the tiny MLP from weights ``w``: the losses and final parameters."""
+    model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 3)).to(dtype)
     with fg.no_grad():
         for (name, param), key in zip(model.named_parameters(), ["w1", "b1", "w2", "b2"]):
             assert tuple(param.shape) == w[key].shape, name
             param.copy_(fg.tensor(w[key]))
+    model.to(device)
     opt = make_opt(model.parameters())
-    xt, yt = fg.tensor(x), fg.tensor(y)
-    ours = []
+    xt = fg.tensor(x).to(device, dtype)
+    yt = fg.tensor(y.astype(np.int32)).to(device)
+    losses = []
     for _ in range(STEPS):
         opt.zero_grad()
         loss = nn.functional.cross_entropy(model(xt), yt)
         loss.backward()
         opt.step()
-        ours.append(loss.item())
+        losses.append(loss.item())
+    assert all(q.device.type == device for q in model.parameters())
+    final = dict(zip(["w1", "b1", "w2", "b2"], (q.detach().cpu().numpy() for q in model.parameters())))
+    return losses, final
 
+
+def numpy_reference(np_step, w, x, y):
     ref, p, st = [], {k: v.copy() for k, v in w.items()}, {}
     for _ in range(STEPS):
         loss, g = np_loss_and_grads(p, x, y)
         np_step(p, g, st)
         ref.append(loss)
-    np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-14)
     assert ref[-1] < ref[0] * 0.8  # it really trained
-    final = dict(zip(["w1", "b1", "w2", "b2"], (q.detach().numpy() for q in model.parameters())))
+    return ref, p
+
+
+@OPTIMIZERS
+def test_tiny_mlp_losses_match_numpy_reference(make_opt, np_step):
+    rng = np.random.default_rng(0)
+    x, y = data(rng)
+    w = weights(rng)
+    ours, final = train(make_opt, w, x, y, "cpu", fg.float64)
+    ref, p = numpy_reference(np_step, w, x, y)
+    np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-14)
     for k in p:
         np.testing.assert_allclose(final[k], p[k], rtol=1e-11, atol=1e-13)
+
+
+@OPTIMIZERS
+def test_tiny_mlp_on_the_gpu_matches_numpy_reference(make_opt, np_step, gpu_device):
+    """The same run in float32 on the GPU (fused cross-entropy and optimizer kernels)
+    against the float64 numpy reference, to float32 accuracy, and against the CPU's own
+    float32 run, which takes the same operations in the same order."""
+    rng = np.random.default_rng(0)
+    x, y = data(rng)
+    w = weights(rng)
+    ours, final = train(make_opt, w, x, y, gpu_device, fg.float32)
+    ref, p = numpy_reference(np_step, w, x, y)
+    np.testing.assert_allclose(ours, ref, rtol=2e-5, atol=1e-6)
+    for k in p:
+        np.testing.assert_allclose(final[k], p[k], rtol=1e-4, atol=1e-5)
+    cpu32, _ = train(make_opt, w, x, y, "cpu", fg.float32)
+    np.testing.assert_allclose(ours, cpu32, rtol=5e-6, atol=1e-7)

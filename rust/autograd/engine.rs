@@ -213,10 +213,12 @@ fn call(node: &Node, mut grads: Grads, retain: bool) -> Result<Grads> {
         return Ok(vec![None; node.edges.len()]);
     }
     // Multi-output nodes see zeros for outputs no gradient reached.
+    // They live where the gradients that did arrive live (a GPU node gets GPU zeros).
     if grads.len() > 1 {
+        let device = grads.iter().flatten().next().map_or(crate::core::Device::Cpu, Tensor::device);
         for (g, sig) in grads.iter_mut().zip(&node.outputs) {
             if g.is_none() {
-                *g = Some(Tensor::zeros(&sig.shape, sig.dtype)?);
+                *g = Some(Tensor::zeros_on(&sig.shape, sig.dtype, device)?);
             }
         }
     }

@@ -18,6 +18,8 @@ pub enum Family {
     Select,
     Reduce,
     Matmul,
+    Optim,
+    Xent,
 }
 
 impl Family {
@@ -30,6 +32,8 @@ impl Family {
             Family::Select => "select.wgsl",
             Family::Reduce => "reduce.wgsl",
             Family::Matmul => "matmul.wgsl",
+            Family::Optim => "optim.wgsl",
+            Family::Xent => "xent.wgsl",
         }
     }
 
@@ -42,6 +46,8 @@ impl Family {
             Family::Select => include_str!("../../shaders/select.wgsl"),
             Family::Reduce => include_str!("../../shaders/reduce.wgsl"),
             Family::Matmul => include_str!("../../shaders/matmul.wgsl"),
+            Family::Optim => include_str!("../../shaders/optim.wgsl"),
+            Family::Xent => include_str!("../../shaders/xent.wgsl"),
         }
     }
 
@@ -49,6 +55,19 @@ impl Family {
     pub fn entry_points(self) -> &'static [&'static str] {
         match self {
             Family::Fill => &["fill", "arange"],
+            Family::Xent => &["forward", "backward"],
+            Family::Binary => &["main", "scalar", "scalar_inplace"],
+            Family::Optim => &[
+                "sgd",
+                "sgd_momentum",
+                "adam",
+                "adam_amsgrad",
+                "rmsprop",
+                "rmsprop_centered",
+                "rmsprop_momentum",
+                "rmsprop_centered_momentum",
+                "adagrad",
+            ],
             _ => &["main"],
         }
     }
@@ -166,6 +185,8 @@ pub fn variants() -> Vec<(String, String, Vec<&'static str>)> {
             push(format!("matmul {from}"), Family::Matmul, type_subs(from));
         }
     }
+    push("optim f32".into(), Family::Optim, Vec::new());
+    push("xent f32".into(), Family::Xent, Vec::new());
     out
 }
 

@@ -55,6 +55,37 @@ pub fn upload(_: &Tensor, _: u32) -> Result<Tensor> {
 pub fn download(_: &Tensor) -> Result<Tensor> {
     unavailable()
 }
+pub fn cross_entropy_rows(_: &Tensor, _: &Tensor, _: &Tensor, _: usize, _: f64, _: f64) -> Result<(Tensor, Tensor)> {
+    unavailable()
+}
+#[allow(clippy::too_many_arguments)]
+pub fn cross_entropy_grad(
+    _: &Tensor,
+    _: &Tensor,
+    _: &Tensor,
+    _: &Tensor,
+    _: &Tensor,
+    _: usize,
+    _: f64,
+    _: usize,
+    _: f64,
+    _: f64,
+) -> Result<Tensor> {
+    unavailable()
+}
+pub fn binary_scalar(_: BinaryOp, _: &Tensor, _: &Tensor, _: &Layout, _: Scalar, _: bool) -> Result<()> {
+    unavailable()
+}
+pub fn optimizer_step(
+    _: &crate::cpu::optim::Rule,
+    _: &Tensor,
+    _: &Tensor,
+    _: &[Tensor],
+    _: u64,
+    _: bool,
+) -> Result<()> {
+    unavailable()
+}
 pub fn copy(_: &Tensor, _: &Layout, _: &Tensor) -> Result<()> {
     unavailable()
 }

@@ -236,8 +236,45 @@ macro_rules! with_int {
     };
 }
 
+/// A GPU tensor next to a Python scalar or a 0-d CPU tensor: (the tensor, the scalar as
+/// a 0-d CPU tensor of the dtype it takes on the GPU, whether it is the left operand).
+fn gpu_tensor_and_scalar(a: &Operand, b: &Operand) -> Result<Option<(Tensor, Tensor, bool)>> {
+    let scalar = |t: &Tensor, other: &Operand| -> Result<Option<Tensor>> {
+        Ok(match other {
+            Operand::Scalar(s) => {
+                Some(full_on(&[], *s, scalar_dtype_on(weak_dtype(t.dtype(), *s), t.device()), Device::Cpu)?)
+            }
+            Operand::Tensor(c) if c.ndim() == 0 && c.device() == Device::Cpu => {
+                Some(cast(c, scalar_dtype_on(c.dtype(), t.device()))?)
+            }
+            Operand::Tensor(_) => None,
+        })
+    };
+    Ok(match (a, b) {
+        (Operand::Tensor(t), other) if t.device().is_gpu() => scalar(t, other)?.map(|s| (t.clone(), s, false)),
+        (other, Operand::Tensor(t)) if t.device().is_gpu() => scalar(t, other)?.map(|s| (t.clone(), s, true)),
+        _ => None,
+    })
+}
+
+/// `op(t, s)` (or `op(s, t)`) on a GPU with the scalar in the kernel's metadata: one
+/// dispatch, where materialising the scalar would cost a fill or an upload first.
+fn gpu_binary_scalar(op: BinaryOp, t: &Tensor, s: &Tensor, scalar_first: bool, out: Option<&Tensor>) -> Result<Tensor> {
+    let (x, y) = if scalar_first { (s.dtype(), t.dtype()) } else { (t.dtype(), s.dtype()) };
+    let (cdt, odt) = op.dtypes(x, y, default_float())?;
+    let shape = t.shape().to_vec();
+    let tc = cast(t, cdt)?;
+    let value = crate::ops::copy::item(&cast(s, cdt)?)?;
+    let (res, pending) = destination(out, &shape, odt, op.name(), &[&tc])?;
+    crate::gpu::binary_scalar(op, &res, &tc, tc.layout(), value, scalar_first)?;
+    finish(res, pending)
+}
+
 /// `op(a, b)`, into `out` when given (which then must have the broadcast shape).
 pub fn binary(op: BinaryOp, a: Operand, b: Operand, out: Option<&Tensor>) -> Result<Tensor> {
+    if let Some((t, s, scalar_first)) = gpu_tensor_and_scalar(&a, &b)? {
+        return gpu_binary_scalar(op, &t, &s, scalar_first, out);
+    }
     let (a, b) = resolve(a, b)?;
     let (a, b) = scalars_follow(&a, &b)?;
     common_device(op.name(), &[&a, &b])?;

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use crate::bail;
 use crate::core::{DType, Result, Tensor};
-use crate::ops::copy::{astype, contiguous};
+use crate::ops::copy::{astype, contiguous, contiguous_copy, on_cpu, to_device};
 use crate::ops::float_io::{compute_copy, slice, Real};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,10 +67,9 @@ pub fn targets(
     smoothing: f64,
     reduction: Reduction,
 ) -> Result<Targets> {
-    crate::ops::device::cpu_only("fused cross_entropy", &[input, target])?;
-    if let Some(w) = weight {
-        crate::ops::device::cpu_only("fused cross_entropy", &[w])?;
-    }
+    let mut operands = vec![input, target];
+    operands.extend(weight);
+    crate::ops::device::common_device("cross_entropy", &operands)?;
     let shape = input.shape();
     if shape.is_empty() {
         bail!(Value, "cross_entropy: input must have a class dim, got a 0-d tensor");
@@ -112,7 +111,9 @@ pub fn targets(
         }
         None => vec![1.0; classes],
     };
-    let t = astype(&contiguous(target)?, DType::I64)?;
+    // Validated on the host, as PyTorch's CPU path does; on a GPU that is one small
+    // readback of the class indices per call.
+    let t = astype(&contiguous(&on_cpu(target)?)?, DType::I64)?;
     // SAFETY: t is a contiguous int64 tensor.
     let tv: &[i64] =
         if t.numel() == 0 { &[] } else { unsafe { std::slice::from_raw_parts(t.data_ptr() as *const i64, t.numel()) } };
@@ -232,4 +233,61 @@ fn backward_rows<T: Real>(x: &[T], out: &Tensor, t: &Targets, lse: &[f64], scale
     } else {
         (0..rows).for_each(one);
     }
+}
+
+/// `x` dense from element 0 of its buffer, the layout the GPU kernels index.
+fn dense_from_start(x: &Tensor) -> Result<Tensor> {
+    if x.is_contiguous() && x.layout().offset == 0 {
+        Ok(x.clone())
+    } else {
+        contiguous_copy(x)
+    }
+}
+
+/// The targets as device tensors: one int32 class per sample (-1 where ignored) and the
+/// float32 class weights.
+fn device_targets(t: &Targets, device: crate::core::Device) -> Result<(Tensor, Tensor)> {
+    let cls: Vec<i32> = t.class.iter().map(|c| c.map_or(-1, |c| c as i32)).collect();
+    let w: Vec<f32> = t.weight.iter().map(|&w| w as f32).collect();
+    Ok((
+        to_device(&Tensor::from_vec(&cls, &[cls.len()])?, device)?,
+        to_device(&Tensor::from_vec(&w, &[w.len()])?, device)?,
+    ))
+}
+
+/// [`cross_entropy`] for GPU logits (float32): the reduced loss and the per-sample
+/// logsumexp (a device tensor) for the backward.
+pub fn cross_entropy_gpu(input: &Tensor, t: &Targets) -> Result<(Tensor, Tensor)> {
+    use crate::ops::elementwise::{binary, Operand};
+    let x = dense_from_start(input)?;
+    let (cls, w) = device_targets(t, input.device())?;
+    let (losses, lse) = crate::gpu::cross_entropy_rows(&x, &cls, &w, t.inner, t.smoothing, t.w_sum)?;
+    let out = match t.reduction {
+        Reduction::None => losses.reshape(&t.sample_shape.iter().map(|&d| d as i64).collect::<Vec<_>>())?,
+        Reduction::Sum => crate::ops::reduce::reduce(crate::ops::reduce::ReduceOp::Sum, &losses, None, false, None)?,
+        Reduction::Mean => {
+            let sum = crate::ops::reduce::reduce(crate::ops::reduce::ReduceOp::Sum, &losses, None, false, None)?;
+            binary(
+                crate::ops::table::BinaryOp::Mul,
+                Operand::Tensor(sum),
+                Operand::Scalar(crate::core::Scalar::Float(1.0 / t.total_weight())),
+                None,
+            )?
+        }
+    };
+    Ok((out, lse))
+}
+
+/// The gradient of [`cross_entropy_gpu`] with respect to the logits, in one kernel;
+/// `grad` is the loss's incoming gradient (on the same GPU).
+pub fn cross_entropy_backward_gpu(input: &Tensor, t: &Targets, lse: &Tensor, grad: &Tensor) -> Result<Tensor> {
+    let x = dense_from_start(input)?;
+    let (cls, w) = device_targets(t, input.device())?;
+    let g = dense_from_start(&astype(grad, DType::F32)?)?;
+    let (stride, scale) = match t.reduction {
+        Reduction::None => (1, 1.0),
+        Reduction::Sum => (0, 1.0),
+        Reduction::Mean => (0, 1.0 / t.total_weight()),
+    };
+    crate::gpu::cross_entropy_grad(&x, &cls, &w, lse, &g, stride, scale, t.inner, t.smoothing, t.w_sum)
 }

@@ -41,18 +41,16 @@ pub fn step(
             steps.len()
         );
     }
-    for t in params.iter().chain(grads) {
-        crate::ops::device::cpu_only("the fused optimizer step", &[t])?;
-    }
-    for t in state.iter().flatten().flatten() {
-        crate::ops::device::cpu_only("the fused optimizer step", &[t])?;
-    }
+    let mut all: Vec<&Tensor> = params.iter().chain(grads).collect();
+    all.extend(state.iter().flatten().flatten());
+    let device = crate::ops::device::common_device("optimizer step", &all)?;
     let Some(dtype) = params.first().map(Tensor::dtype) else {
         return Ok(Vec::new());
     };
     if !matches!(dtype, DType::F32 | DType::F64) {
         bail!(Type, "optimizer step: the fused update takes float32 or float64 parameters, got {dtype}");
     }
+    let zeros = |shape: &[usize]| Tensor::zeros_on(shape, dtype, device);
     let want = rule.state_len();
     let mut grads_c = Vec::with_capacity(n);
     let mut out_state = Vec::with_capacity(n);
@@ -71,7 +69,7 @@ pub fn step(
         for s in st {
             let s = match s {
                 Some(s) => s,
-                None => Tensor::zeros(p.shape(), dtype)?,
+                None => zeros(p.shape())?,
             };
             check_operand(i, "state", &s, dtype, p.shape())?;
             bufs.push(s);
@@ -79,10 +77,17 @@ pub fn step(
         grads_c.push(g);
         out_state.push(bufs);
     }
-    check_disjoint(params, &grads_c, &out_state)?;
     for t in params.iter().chain(out_state.iter().flatten()) {
         t.check_writable()?;
     }
+    if device.is_gpu() {
+        check_disjoint_buffers(params, &grads_c, &out_state)?;
+        for i in 0..n {
+            crate::gpu::optimizer_step(rule, &params[i], &grads_c[i], &out_state[i], steps[i], fresh[i])?;
+        }
+        return Ok(out_state);
+    }
+    check_disjoint(params, &grads_c, &out_state)?;
     let jobs: Vec<Job> = (0..n)
         .map(|i| Job {
             param: params[i].data_ptr(),
@@ -138,6 +143,23 @@ fn check_disjoint(params: &[Tensor], grads: &[Tensor], state: &[Vec<Tensor>]) ->
                  pass each parameter once"
             );
         }
+    }
+    Ok(())
+}
+
+/// The GPU form of [`check_disjoint`]: kernels bind whole buffers, and WebGPU forbids a
+/// buffer bound writable twice or writable and read-only in one dispatch, so no written
+/// tensor (parameter or state) may share a device buffer with any other operand.
+fn check_disjoint_buffers(params: &[Tensor], grads: &[Tensor], state: &[Vec<Tensor>]) -> Result<()> {
+    let key = |t: &Tensor| t.storage().gpu().map_or(0, |b| std::sync::Arc::as_ptr(b) as *const u8 as usize);
+    let mut written = std::collections::HashSet::new();
+    for t in params.iter().chain(state.iter().flatten()) {
+        if !written.insert(key(t)) {
+            bail!(Value, "optimizer step: two parameters (or a parameter and its state) share one GPU buffer");
+        }
+    }
+    if grads.iter().any(|g| written.contains(&key(g))) {
+        bail!(Value, "optimizer step: a gradient shares a GPU buffer with a parameter or its state");
     }
     Ok(())
 }

@@ -29,8 +29,9 @@ class _BatchNorm(Module):
         if track_running_stats:
             self.register_buffer("running_mean", _core._full((num_features,), 0.0, dtype=dtype, device=device))
             self.register_buffer("running_var", _core._full((num_features,), 1.0, dtype=dtype, device=device))
-            self.register_buffer("num_batches_tracked",
-                                 _core._full((), 0, dtype=_core.int64, device=device))
+            # int64 as in PyTorch; kept on the CPU even for a GPU module (GPUs hold no
+            # int64, and the counter is only read on the host).
+            self.register_buffer("num_batches_tracked", _core._full((), 0, dtype=_core.int64))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)

@@ -57,6 +57,9 @@ def _addindent(text: str, spaces: int) -> str:
     return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
 
 
+_HOST_COUNTER_DTYPES = (_core.int64, _core.uint64)
+
+
 def _parse_to(*args, **kwargs):
     """``(device, dtype)`` from ``to``'s argument forms: device, dtype, tensor, keywords."""
     device = kwargs.pop("device", None)
@@ -409,9 +412,14 @@ class Module:
         point parameters and buffers take ``dtype``; everything moves to ``device`` (via
         ``Tensor.to``)."""
         device, dtype = _parse_to(*args, **kwargs)
+        to_gpu = device is not None and str(device).startswith("gpu")
 
         def convert(t: Tensor) -> Tensor:
             target_dtype = dtype if dtype is not None and t.dtype.is_floating_point else t.dtype
+            if to_gpu and t.ndim == 0 and target_dtype in _HOST_COUNTER_DTYPES:
+                # A 0-d int64 counter (BatchNorm's num_batches_tracked): GPUs hold no
+                # int64, and a counter is only ever read on the host, so it stays there.
+                return t
             same_device = device is None or str(t.device) == str(device)
             if target_dtype == t.dtype and same_device:
                 return t

@@ -121,7 +121,7 @@ class _InstanceNorm(Module):
         if track_running_stats:
             self.register_buffer("running_mean", _core._full((num_features,), 0.0, dtype=dtype, device=device))
             self.register_buffer("running_var", _core._full((num_features,), 1.0, dtype=dtype, device=device))
-            self.register_buffer("num_batches_tracked", _core._full((), 0, dtype=_core.int64, device=device))
+            self.register_buffer("num_batches_tracked", _core._full((), 0, dtype=_core.int64))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)

@@ -5,10 +5,11 @@ operation for operation (same order, same lerp/addcmul/addcdiv forms), so result
 with PyTorch to rounding. They update ``params`` and the state buffers in place and must
 run under ``no_grad``.
 
-When every parameter is a contiguous float32 or float64 CPU tensor of one dtype (the
-usual case) the whole step is instead one fused Rust call, ``_core._optimizer_step``,
-which applies the same formulas in the same order to every element in one pass, on all
-cores, without the GIL. The composed form stays as the general path (other dtypes,
+When every parameter is a contiguous float32 or float64 tensor of one dtype on one
+device (the usual case) the whole step is instead one fused Rust call,
+``_core._optimizer_step``, which applies the same formulas in the same order to every
+element in one pass: on all cores without the GIL on the CPU, one kernel per parameter
+(``shaders/optim.wgsl``) on a GPU. The composed form stays as the general path (other dtypes,
 other devices, mixed groups) and as the readable reference.
 """
 
@@ -24,9 +25,9 @@ def _fused_ok(params, grads) -> bool:
     """Whether the fused kernel takes these parameters (see the module docstring)."""
     if not params:
         return False
-    dtype = params[0].dtype
+    dtype, device = params[0].dtype, str(params[0].device)
     return dtype in _FUSED_DTYPES and all(
-        p.dtype == dtype and p.device.type == "cpu" and g.device.type == "cpu" and p.is_contiguous()
+        p.dtype == dtype and str(p.device) == device and str(g.device) == device and p.is_contiguous()
         for p, g in zip(params, grads))
 
 

@@ -85,15 +85,19 @@ pub struct GpuBuffer {
 impl GpuBuffer {
     /// A buffer of at least `nbytes` with unspecified contents.
     pub(crate) fn new(ctx: &Arc<Context>, nbytes: u64) -> Result<GpuBuffer> {
-        let max = ctx.limits.max_storage_buffer_binding_size.min(ctx.limits.max_buffer_size);
-        let class = size_class(nbytes);
-        if class > max {
+        // Up to the largest buffer, not the largest binding: elementwise kernels bind
+        // windows of bigger buffers (kernels.rs `run_elementwise`).
+        let max = ctx.limits.max_buffer_size;
+        if nbytes > max {
             bail!(
                 OutOfMemory,
-                "a GPU tensor of {nbytes} bytes exceeds this adapter's largest storage binding ({max} bytes); \
-                 splitting large tensors across bindings is not implemented yet"
+                "a GPU tensor of {nbytes} bytes exceeds this adapter's largest buffer ({max} bytes); \
+                 splitting one tensor across several buffers is not implemented"
             );
         }
+        // The size class may round past the limit; such a buffer gets its exact size.
+        let class = size_class(nbytes);
+        let class = if class > max { nbytes.next_multiple_of(4) } else { class };
         let buffer = ctx.pool.take(&ctx.device, class);
         Ok(GpuBuffer { ctx: ctx.clone(), buffer: Some(buffer), class, version: AtomicU64::new(0) })
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::buffers::GpuBuffer;
 use super::context::Context;
-use super::launch::{grid, launch};
+use super::launch::{grid, launch, launch_windows, Window};
 use super::pipelines::pipeline;
 use super::transfer::empty;
 use crate::bail;
@@ -22,7 +22,7 @@ pub(crate) fn buffer(t: &Tensor) -> Result<&Arc<GpuBuffer>> {
 }
 
 /// The shared context of tensors that must all live on one GPU.
-fn context_of(tensors: &[&Tensor]) -> Result<Arc<Context>> {
+pub(crate) fn context_of(tensors: &[&Tensor]) -> Result<Arc<Context>> {
     let ctx = buffer(tensors[0])?.ctx().clone();
     for t in &tensors[1..] {
         if buffer(t)?.ctx().index != ctx.index {
@@ -107,6 +107,96 @@ fn launch_elementwise(
     launch(ctx, &p, md, buffers, grid(ctx, (n as u64).div_ceil(WG))?)
 }
 
+/// An elementwise launch over `shape` with one layout per operand (the metadata of
+/// [`elementwise_md`]) and `buffers` bound in order (fewer buffers than layouts when
+/// trailing layouts view an earlier buffer, as `scalar_inplace` does).
+///
+/// A buffer larger than the adapter's largest storage binding cannot be bound whole, so
+/// the launch is split along the first (coalesced) dim into runs of rows whose elements
+/// each operand reaches within one binding-sized window; each run binds those windows
+/// and sees offsets relative to them.
+#[allow(clippy::too_many_arguments)]
+fn run_elementwise(
+    ctx: &Context,
+    family: Family,
+    entry: &str,
+    subs: &[(&'static str, String)],
+    shape: &[usize],
+    layouts: &[&Layout],
+    params: &[u32],
+    buffers: &[&wgpu::Buffer],
+) -> Result<()> {
+    let n: usize = shape.iter().product();
+    let max_bind = u64::from(ctx.limits.max_storage_buffer_binding_size);
+    if n == 0 || buffers.iter().all(|b| b.size() <= max_bind) {
+        let md = elementwise_md(shape, layouts, params)?;
+        return launch_elementwise(ctx, family, entry, subs, &md, buffers, n);
+    }
+    let p = pipeline(ctx, family, entry, subs)?;
+    let strides: Vec<&[isize]> = layouts.iter().map(|l| &l.strides[..]).collect();
+    let (dims, st) = coalesce(shape, &strides);
+    let dense = dims.is_empty();
+    let (dims, st) = if dense { (vec![n], vec![vec![1isize]; layouts.len()]) } else { (dims, st) };
+    let inner: usize = dims[1..].iter().product();
+    let align = u64::from(ctx.limits.min_storage_buffer_offset_alignment);
+    let cap = ((max_bind - align) / 4) as isize;
+    // Per operand: the lowest and highest element offset one row (dims[1..]) reaches.
+    let reach: Vec<(isize, isize)> = st
+        .iter()
+        .map(|s| {
+            dims[1..].iter().zip(&s[1..]).fold((0, 0), |(lo, hi), (&d, &x)| {
+                let e = (d as isize - 1) * x;
+                (lo + e.min(0), hi + e.max(0))
+            })
+        })
+        .collect();
+    let mut rows = dims[0].min((u32::MAX as usize / inner.max(1)).max(1));
+    for (s, &(lo, hi)) in st.iter().zip(&reach) {
+        let room = cap - (hi - lo) - 1;
+        if room < 0 {
+            bail!(
+                OutOfMemory,
+                "a GPU op over shape {shape:?} cannot be split into pieces that fit one storage binding \
+                 ({max_bind} bytes); make the operands contiguous first"
+            );
+        }
+        if s[0] != 0 {
+            rows = rows.min((room / s[0].abs()) as usize + 1);
+        }
+    }
+    let mut r0 = 0;
+    while r0 < dims[0] {
+        let r = rows.min(dims[0] - r0);
+        let mut md = vec![(r * inner) as u32, if dense { 0 } else { dims.len() as u32 }];
+        let mut windows = Vec::with_capacity(layouts.len());
+        for (k, l) in layouts.iter().enumerate() {
+            let s0 = st[k][0];
+            let base = l.offset as isize + r0 as isize * s0;
+            let lo = (base + ((r as isize - 1) * s0).min(0) + reach[k].0) as u64;
+            let hi = (base + ((r as isize - 1) * s0).max(0) + reach[k].1) as u64;
+            let start = lo * 4 / align * align;
+            let buffer = buffers[k.min(buffers.len() - 1)];
+            let end = ((hi + 1) * 4).min(buffer.size());
+            md.push(word(base - (start / 4) as isize)?);
+            windows.push(Window { buffer, offset: start, size: Some(end - start) });
+        }
+        md.extend_from_slice(params);
+        if !dense {
+            md.push(r as u32);
+            md.extend(dims[1..].iter().map(|&d| d as u32));
+            for s in &st {
+                for &x in s {
+                    md.push(word(x)?);
+                }
+            }
+        }
+        windows.truncate(buffers.len());
+        launch_windows(ctx, &p, &md, &windows, grid(ctx, ((r * inner) as u64).div_ceil(WG))?)?;
+        r0 += r;
+    }
+    Ok(())
+}
+
 /// Whether `out` shares a buffer with one of `inputs`. WebGPU forbids binding a buffer
 /// writable and read-only in one dispatch (and Dawn any overlap of writable bindings),
 /// so such ops compute into a fresh tensor that is then copied into `out`: in-place
@@ -137,9 +227,9 @@ pub fn copy(dst: &Tensor, src_layout: &Layout, src: &Tensor) -> Result<()> {
         return copy(dst, tmp.layout(), &tmp);
     }
     let ctx = context_of(&[dst, src])?;
-    let md = elementwise_md(dst.shape(), &[dst.layout(), src_layout], &[])?;
     let subs = copy_subs(src.dtype(), dst.dtype());
-    launch_elementwise(&ctx, Family::Copy, "main", &subs, &md, &[buffer(dst)?.raw(), buffer(src)?.raw()], dst.numel())
+    let bufs = [buffer(dst)?.raw(), buffer(src)?.raw()];
+    run_elementwise(&ctx, Family::Copy, "main", &subs, dst.shape(), &[dst.layout(), src_layout], &[], &bufs)
 }
 
 /// The bit pattern of `v` as a value of the GPU dtype `d`.
@@ -154,8 +244,9 @@ fn bits(v: Scalar, d: DType) -> u32 {
 
 pub fn fill(dst: &Tensor, value: Scalar) -> Result<()> {
     let ctx = context_of(&[dst])?;
-    let md = elementwise_md(dst.shape(), &[dst.layout()], &[bits(value, dst.dtype()), 0])?;
-    launch_elementwise(&ctx, Family::Fill, "fill", &type_subs(dst.dtype()), &md, &[buffer(dst)?.raw()], dst.numel())
+    let params = [bits(value, dst.dtype()), 0];
+    let subs = type_subs(dst.dtype());
+    run_elementwise(&ctx, Family::Fill, "fill", &subs, dst.shape(), &[dst.layout()], &params, &[buffer(dst)?.raw()])
 }
 
 /// `start + i * step` for i in 0..n, as `dtype`, on adapter `index`.
@@ -165,8 +256,17 @@ pub fn arange(start: Scalar, step: Scalar, n: usize, dtype: DType, index: u32) -
     }
     let out = empty(&[n], dtype, index)?;
     let ctx = context_of(&[&out])?;
-    let md = elementwise_md(&[n], &[out.layout()], &[bits(start, dtype), bits(step, dtype)])?;
-    launch_elementwise(&ctx, Family::Fill, "arange", &type_subs(dtype), &md, &[buffer(&out)?.raw()], n)?;
+    let params = [bits(start, dtype), bits(step, dtype)];
+    run_elementwise(
+        &ctx,
+        Family::Fill,
+        "arange",
+        &type_subs(dtype),
+        &[n],
+        &[out.layout()],
+        &params,
+        &[buffer(&out)?.raw()],
+    )?;
     Ok(out)
 }
 
@@ -180,8 +280,8 @@ pub fn unary(op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<()> {
     let Some(subs) = unary_subs(op, x.dtype(), out.dtype()) else {
         bail!(Runtime, "{} is not implemented on the GPU for {} tensors yet", op.name(), x.dtype());
     };
-    let md = elementwise_md(x.shape(), &[out.layout(), x.layout()], &[])?;
-    launch_elementwise(&ctx, Family::Unary, "main", &subs, &md, &[buffer(out)?.raw(), buffer(x)?.raw()], out.numel())
+    let bufs = [buffer(out)?.raw(), buffer(x)?.raw()];
+    run_elementwise(&ctx, Family::Unary, "main", &subs, x.shape(), &[out.layout(), x.layout()], &[], &bufs)
 }
 
 /// `out = op(a, b)` with `la`/`lb` the operands' layouts broadcast to `out`'s shape.
@@ -195,9 +295,38 @@ pub fn binary(op: BinaryOp, out: &Tensor, a: &Tensor, la: &Layout, b: &Tensor, l
     let Some(subs) = binary_subs(op, a.dtype(), out.dtype()) else {
         bail!(Runtime, "{} is not implemented on the GPU for {} tensors yet", op.name(), a.dtype());
     };
-    let md = elementwise_md(out.shape(), &[out.layout(), la, lb], &[])?;
     let bufs = [buffer(out)?.raw(), buffer(a)?.raw(), buffer(b)?.raw()];
-    launch_elementwise(&ctx, Family::Binary, "main", &subs, &md, &bufs, out.numel())
+    run_elementwise(&ctx, Family::Binary, "main", &subs, out.shape(), &[out.layout(), la, lb], &[], &bufs)
+}
+
+/// `out = op(a, value)`, or `op(value, a)` when `scalar_first`, with `value` (already of
+/// `a`'s dtype) in the metadata. Writing over `a` itself through the same view runs the
+/// `scalar_inplace` entry, which binds the buffer once (read-modify-write), so `x += 1`
+/// is one pass with no staging copy.
+pub fn binary_scalar(
+    op: BinaryOp,
+    out: &Tensor,
+    a: &Tensor,
+    la: &Layout,
+    value: Scalar,
+    scalar_first: bool,
+) -> Result<()> {
+    let ctx = context_of(&[out, a])?;
+    let Some(subs) = binary_subs(op, a.dtype(), out.dtype()) else {
+        bail!(Runtime, "{} is not implemented on the GPU for {} tensors yet", op.name(), a.dtype());
+    };
+    let params = [bits(value, a.dtype()), u32::from(scalar_first)];
+    if aliased(out, &[a])? {
+        if la == out.layout() && a.dtype() == out.dtype() {
+            let (shape, layouts, bufs) = (out.shape(), [out.layout(), la], [buffer(out)?.raw()]);
+            return run_elementwise(&ctx, Family::Binary, "scalar_inplace", &subs, shape, &layouts, &params, &bufs);
+        }
+        let tmp = staging_for(out)?;
+        binary_scalar(op, &tmp, a, la, value, scalar_first)?;
+        return copy(out, tmp.layout(), &tmp);
+    }
+    let bufs = [buffer(out)?.raw(), buffer(a)?.raw()];
+    run_elementwise(&ctx, Family::Binary, "scalar", &subs, out.shape(), &[out.layout(), la], &params, &bufs)
 }
 
 /// `out = where(cond, a, b)`, each operand's layout broadcast to `out`'s shape; `cond`
@@ -217,9 +346,9 @@ pub fn select(
         return copy(out, tmp.layout(), &tmp);
     }
     let ctx = context_of(&[out, cond, a, b])?;
-    let md = elementwise_md(out.shape(), &[out.layout(), lc, la, lb], &[])?;
     let bufs = [buffer(out)?.raw(), buffer(cond)?.raw(), buffer(a)?.raw(), buffer(b)?.raw()];
-    launch_elementwise(&ctx, Family::Select, "main", &type_subs(out.dtype()), &md, &bufs, out.numel())
+    let layouts = [out.layout(), lc, la, lb];
+    run_elementwise(&ctx, Family::Select, "main", &type_subs(out.dtype()), out.shape(), &layouts, &[], &bufs)
 }
 
 /// Rows shorter than this are reduced by one workgroup each.

@@ -7,12 +7,43 @@ use super::context::Context;
 use crate::bail;
 use crate::core::Result;
 
-/// Records `pipeline` over `buffers` with metadata `md` into the pending batch.
+/// Records `pipeline` over `buffers` (each bound whole) with metadata `md` into the
+/// pending batch. A buffer larger than the adapter's largest storage binding cannot be
+/// bound whole: kernels that split such tensors bind windows ([`launch_windows`]); the
+/// others say so here instead of failing inside the driver.
 pub fn launch(
     ctx: &Context,
     pipeline: &wgpu::ComputePipeline,
     md: &[u32],
     buffers: &[&wgpu::Buffer],
+    groups: [u32; 3],
+) -> Result<()> {
+    let max = u64::from(ctx.limits.max_storage_buffer_binding_size);
+    if let Some(big) = buffers.iter().find(|b| b.size() > max) {
+        bail!(
+            OutOfMemory,
+            "this GPU op cannot yet split a tensor of {} bytes across storage bindings (the adapter binds at most {max} \
+             bytes); elementwise ops, copies and casts can",
+            big.size()
+        );
+    }
+    let whole: Vec<Window> = buffers.iter().map(|&b| Window { buffer: b, offset: 0, size: None }).collect();
+    launch_windows(ctx, pipeline, md, &whole, groups)
+}
+
+/// One binding: `size` bytes of `buffer` from byte `offset` (the rest of it for `None`).
+pub struct Window<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    pub offset: u64,
+    pub size: Option<u64>,
+}
+
+/// [`launch`] with each binding a window of its buffer.
+pub fn launch_windows(
+    ctx: &Context,
+    pipeline: &wgpu::ComputePipeline,
+    md: &[u32],
+    windows: &[Window<'_>],
     groups: [u32; 3],
 ) -> Result<()> {
     let bytes: Vec<u8> = md.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -24,8 +55,13 @@ pub fn launch(
         usage: wgpu::BufferUsages::STORAGE,
     });
     let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: meta.as_entire_binding() }];
-    for (i, b) in buffers.iter().enumerate() {
-        entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: b.as_entire_binding() });
+    for (i, w) in windows.iter().enumerate() {
+        let resource = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: w.buffer,
+            offset: w.offset,
+            size: w.size.and_then(wgpu::BufferSize::new),
+        });
+        entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource });
     }
     let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
         label: None,

@@ -5,13 +5,17 @@ mod context;
 mod encoder;
 mod kernels;
 mod launch;
+mod loss;
+mod optim;
 mod pipelines;
 mod registry;
 mod staging;
 mod transfer;
 
 pub use buffers::GpuBuffer;
-pub use kernels::{arange, binary, copy, fill, matmul, reduce, select, unary};
+pub use kernels::{arange, binary, binary_scalar, copy, fill, matmul, reduce, select, unary};
+pub use loss::{cross_entropy_grad, cross_entropy_rows};
+pub use optim::optimizer_step;
 pub use registry::{adapters, check_index, default_index, is_available};
 pub use transfer::{download, empty, upload};
 

@@ -1,7 +1,7 @@
 """Loss functions with ``torch.nn.functional``'s signatures and semantics, composed from
 differentiable ops in numerically stable forms (``log_softmax``, ``softplus``). Each
-loss's maths is one function; ``cross_entropy`` with class targets on CPU runs as one
-fused Rust kernel (``_core._cross_entropy``) with a fused gradient."""
+loss's maths is one function; ``cross_entropy`` with class targets runs as one fused
+kernel (``_core._cross_entropy``, CPU or GPU) with a fused gradient."""
 
 from __future__ import annotations
 
@@ -84,9 +84,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     _reduction.check(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    if not target.dtype.is_floating_point and input.device.type == "cpu":
-        # One fused Rust pass (log-softmax, pick, smoothing, weights, reduction) and a
-        # one-pass gradient; the composed form below is the general path and reference.
+    if not target.dtype.is_floating_point:
+        # One fused pass (log-softmax, pick, smoothing, weights, reduction) and a one-pass
+        # gradient, on the CPU or a GPU (shaders/xent.wgsl); the composed form below is
+        # the path for probability targets and the reference.
         return _core._cross_entropy(input, target, weight, ignore_index, label_smoothing, reduction)
     class_dim = _class_dim(input)
     num_classes = input.shape[class_dim]

@@ -1,0 +1,80 @@
+//! Fused cross-entropy on the GPU (`shaders/xent.wgsl`): one workgroup per sample for
+//! the loss and logsumexp, one invocation per logit for the gradient. Targets were
+//! validated on the host (rust/ops/loss.rs); they arrive as one int32 class per sample
+//! (-1 where ignored) and float32 class weights.
+
+use super::kernels::{buffer, context_of};
+use super::launch::{grid, launch};
+use super::pipelines::pipeline;
+use super::transfer::empty;
+use crate::core::{DType, Error, Result, Tensor};
+use crate::gpu::shaders::Family;
+
+/// The fixed part of the metadata: `[rows, C, inner, smoothing, w_sum]`.
+fn head(rows: usize, classes: usize, inner: usize, smoothing: f64, w_sum: f64) -> Result<Vec<u32>> {
+    if u32::try_from(rows * classes).is_err() {
+        return Err(Error::Value("cross_entropy: too many logits for the GPU's 32-bit indexing".into()));
+    }
+    Ok(vec![rows as u32, classes as u32, inner as u32, (smoothing as f32).to_bits(), (w_sum as f32).to_bits()])
+}
+
+/// Per-sample `(loss, logsumexp)`, both float32 `[rows]`. `logits` is dense from element 0.
+pub fn cross_entropy_rows(
+    logits: &Tensor,
+    cls: &Tensor,
+    weight: &Tensor,
+    inner: usize,
+    smoothing: f64,
+    w_sum: f64,
+) -> Result<(Tensor, Tensor)> {
+    let ctx = context_of(&[logits, cls, weight])?;
+    let rows = cls.numel();
+    let classes = weight.numel();
+    let loss = empty(&[rows], DType::F32, ctx.index)?;
+    let lse = empty(&[rows], DType::F32, ctx.index)?;
+    if rows == 0 {
+        return Ok((loss, lse));
+    }
+    let md = head(rows, classes, inner, smoothing, w_sum)?;
+    let p = pipeline(&ctx, Family::Xent, "forward", &[])?;
+    let bufs =
+        [buffer(&loss)?.raw(), buffer(logits)?.raw(), buffer(cls)?.raw(), buffer(weight)?.raw(), buffer(&lse)?.raw()];
+    launch(&ctx, &p, &md, &bufs, grid(&ctx, rows as u64)?)?;
+    Ok((loss, lse))
+}
+
+/// The gradient with respect to the logits: `upstream[row * g_stride] * scale` is each
+/// sample's incoming gradient (`g_stride` 0 for a reduced loss).
+#[allow(clippy::too_many_arguments)]
+pub fn cross_entropy_grad(
+    logits: &Tensor,
+    cls: &Tensor,
+    weight: &Tensor,
+    lse: &Tensor,
+    upstream: &Tensor,
+    g_stride: usize,
+    scale: f64,
+    inner: usize,
+    smoothing: f64,
+    w_sum: f64,
+) -> Result<Tensor> {
+    let ctx = context_of(&[logits, cls, weight, lse, upstream])?;
+    let out = empty(logits.shape(), DType::F32, ctx.index)?;
+    let n = out.numel();
+    if n == 0 {
+        return Ok(out);
+    }
+    let mut md = head(cls.numel(), weight.numel(), inner, smoothing, w_sum)?;
+    md.extend([g_stride as u32, (scale as f32).to_bits()]);
+    let p = pipeline(&ctx, Family::Xent, "backward", &[])?;
+    let bufs = [
+        buffer(&out)?.raw(),
+        buffer(logits)?.raw(),
+        buffer(cls)?.raw(),
+        buffer(weight)?.raw(),
+        buffer(lse)?.raw(),
+        buffer(upstream)?.raw(),
+    ];
+    launch(&ctx, &p, &md, &bufs, grid(&ctx, (n as u64).div_ceil(256))?)?;
+    Ok(out)
+}
