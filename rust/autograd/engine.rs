@@ -10,7 +10,7 @@ use super::func::{add, shape::astype, sum_to};
 use super::graph::{Edge, Grads, Node, Sig};
 use super::mode;
 use crate::bail;
-use crate::core::{Result, Tensor};
+use crate::core::{Result, Scalar, Tensor};
 
 pub struct Request<'a> {
     pub outputs: &'a [Tensor],
@@ -216,7 +216,7 @@ fn call(node: &Node, mut grads: Grads, retain: bool) -> Result<Grads> {
     if grads.len() > 1 {
         for (g, sig) in grads.iter_mut().zip(&node.outputs) {
             if g.is_none() {
-                *g = Some(Tensor::zeros(&sig.shape, sig.dtype)?);
+                *g = Some(crate::ops::create::full_on(&sig.shape, Scalar::Int(0), sig.dtype, sig.device)?);
             }
         }
     }

@@ -18,6 +18,11 @@ pub enum Family {
     Select,
     Reduce,
     Matmul,
+    Softmax,
+    ArgReduce,
+    Scan,
+    Gather,
+    ScatterAdd,
 }
 
 impl Family {
@@ -30,6 +35,11 @@ impl Family {
             Family::Select => "select.wgsl",
             Family::Reduce => "reduce.wgsl",
             Family::Matmul => "matmul.wgsl",
+            Family::Softmax => "softmax.wgsl",
+            Family::ArgReduce => "argreduce.wgsl",
+            Family::Scan => "scan.wgsl",
+            Family::Gather => "gather.wgsl",
+            Family::ScatterAdd => "scatter.wgsl",
         }
     }
 
@@ -42,6 +52,11 @@ impl Family {
             Family::Select => include_str!("../../shaders/select.wgsl"),
             Family::Reduce => include_str!("../../shaders/reduce.wgsl"),
             Family::Matmul => include_str!("../../shaders/matmul.wgsl"),
+            Family::Softmax => include_str!("../../shaders/softmax.wgsl"),
+            Family::ArgReduce => include_str!("../../shaders/argreduce.wgsl"),
+            Family::Scan => include_str!("../../shaders/scan.wgsl"),
+            Family::Gather => include_str!("../../shaders/gather.wgsl"),
+            Family::ScatterAdd => include_str!("../../shaders/scatter.wgsl"),
         }
     }
 
@@ -49,6 +64,7 @@ impl Family {
     pub fn entry_points(self) -> &'static [&'static str] {
         match self {
             Family::Fill => &["fill", "arange"],
+            Family::Gather => &["gather", "scatter"],
             _ => &["main"],
         }
     }
@@ -166,6 +182,7 @@ pub fn variants() -> Vec<(String, String, Vec<&'static str>)> {
             push(format!("matmul {from}"), Family::Matmul, type_subs(from));
         }
     }
+    out.extend(super::shaders_rows::row_variants());
     out
 }
 

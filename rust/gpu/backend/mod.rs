@@ -3,16 +3,20 @@
 mod buffers;
 mod context;
 mod encoder;
+mod indexing;
 mod kernels;
 mod launch;
 mod pipelines;
 mod registry;
+mod rows;
 mod staging;
 mod transfer;
 
 pub use buffers::GpuBuffer;
+pub use indexing::{gather, scatter, scatter_add};
 pub use kernels::{arange, binary, copy, fill, matmul, reduce, select, unary};
 pub use registry::{adapters, check_index, default_index, is_available};
+pub use rows::{arg_extreme, cumulative, softmax};
 pub use transfer::{download, empty, upload};
 
 /// Submits all queued GPU work and waits for it (every adapter in use).
