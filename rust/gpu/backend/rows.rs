@@ -11,9 +11,16 @@ use crate::core::{DType, Error, Layout, Result, Tensor};
 use crate::gpu::shaders::Family;
 use crate::gpu::shaders_rows::{argreduce_subs, scan_subs};
 
-/// The rows of `x` along axis `a`: (rows, row_len, kept shape, kept strides of each of
-/// `layouts`), size-1 kept dims dropped.
-fn rows_of(a: usize, layouts: &[&Layout]) -> Result<(usize, usize, Vec<u32>, Vec<Vec<u32>>)> {
+/// The rows of a tensor along axis `a`: the other dims (size-1 ones dropped) index them.
+struct Rows {
+    count: usize,
+    len: usize,
+    /// The kept dims' sizes, and their strides in each of the layouts given.
+    shape: Vec<u32>,
+    strides: Vec<Vec<u32>>,
+}
+
+fn rows_of(a: usize, layouts: &[&Layout]) -> Result<Rows> {
     let shape = &layouts[0].shape;
     let mut kshape = Vec::new();
     let mut kstrides = vec![Vec::new(); layouts.len()];
@@ -23,10 +30,10 @@ fn rows_of(a: usize, layouts: &[&Layout]) -> Result<(usize, usize, Vec<u32>, Vec
             s.push(word(l.strides[d])?);
         }
     }
-    let rows: usize = shape.iter().enumerate().filter(|&(d, _)| d != a).map(|(_, &n)| n).product();
-    u32::try_from(rows).map_err(|_| too_big(shape))?;
+    let count: usize = shape.iter().enumerate().filter(|&(d, _)| d != a).map(|(_, &n)| n).product();
+    u32::try_from(count).map_err(|_| too_big(shape))?;
     u32::try_from(shape[a]).map_err(|_| too_big(shape))?;
-    Ok((rows, shape[a], kshape, kstrides))
+    Ok(Rows { count, len: shape[a], shape: kshape, strides: kstrides })
 }
 
 fn too_big(shape: &[usize]) -> Error {
@@ -43,7 +50,7 @@ pub fn softmax(x: &Tensor, a: usize, log: bool) -> Result<Tensor> {
     if x.numel() == 0 {
         return Ok(out);
     }
-    let (rows, n, kshape, ks) = rows_of(a, &[x.layout(), out.layout()])?;
+    let Rows { count: rows, len: n, shape: kshape, strides: ks } = rows_of(a, &[x.layout(), out.layout()])?;
     let mut md = vec![rows as u32, n as u32, kshape.len() as u32, word(x.offset() as isize)?, u32::from(log)];
     md.extend([word(x.strides()[a])?, word(out.strides()[a])?]);
     md.extend(&kshape);
@@ -61,7 +68,7 @@ pub fn arg_extreme(x: &Tensor, a: usize, max: bool) -> Result<Tensor> {
     let mut oshape = x.shape().to_vec();
     oshape.remove(a);
     let out = empty(&oshape, DType::I32, ctx.index)?;
-    let (rows, n, kshape, ks) = rows_of(a, &[x.layout()])?;
+    let Rows { count: rows, len: n, shape: kshape, strides: ks } = rows_of(a, &[x.layout()])?;
     if rows == 0 {
         return Ok(out);
     }
@@ -83,7 +90,7 @@ pub fn cumulative(x: &Tensor, a: usize, prod: bool) -> Result<Tensor> {
     if x.numel() == 0 {
         return Ok(out);
     }
-    let (rows, n, kshape, ks) = rows_of(a, &[x.layout(), out.layout()])?;
+    let Rows { count: rows, len: n, shape: kshape, strides: ks } = rows_of(a, &[x.layout(), out.layout()])?;
     let mut md = vec![rows as u32, n as u32, kshape.len() as u32, word(x.offset() as isize)?];
     md.extend([word(x.strides()[a])?, word(out.strides()[a])?]);
     md.extend(&kshape);
