@@ -97,8 +97,9 @@ def one_hot(x, num_classes=-1):
     x = _t(x)
     if num_classes < 0:
         num_classes = int(x.max().item()) + 1 if x.numel() else 0
-    classes = _core._arange(0, num_classes, 1)
-    return (x.unsqueeze(-1) == classes).astype(_core.int64)
+    classes = _core._arange(0, num_classes, 1, None, x.device)
+    # int32 on the GPU, which holds no int64 (as arange there).
+    return (x.unsqueeze(-1) == classes).astype(_core.int32 if x.device.type == "gpu" else _core.int64)
 
 
 FUNCTIONS = {f.__name__: f for f in (

@@ -145,7 +145,7 @@ def _with_initial(r, axis, include, value):
     ax = 0 if axis is None else axis
     shape = list(r.shape)
     shape[ax] = 1
-    return _core.concat([_core._full(tuple(shape), value, r.dtype), r], ax)
+    return _core.concat([_core._full(tuple(shape), value, r.dtype, r.device), r], ax)
 
 
 def cumsum(x, dim=None, *, dtype=None, axis=None):

@@ -10,7 +10,7 @@ use super::func::{add, shape::astype, sum_to};
 use super::graph::{Edge, Grads, Node, Sig};
 use super::mode;
 use crate::bail;
-use crate::core::{Result, Tensor};
+use crate::core::{Result, Scalar, Tensor};
 
 pub struct Request<'a> {
     pub outputs: &'a [Tensor],
@@ -212,13 +212,11 @@ fn call(node: &Node, mut grads: Grads, retain: bool) -> Result<Grads> {
         }
         return Ok(vec![None; node.edges.len()]);
     }
-    // Multi-output nodes see zeros for outputs no gradient reached.
-    // They live where the gradients that did arrive live (a GPU node gets GPU zeros).
+    // Multi-output nodes see zeros for outputs no gradient reached, on the output's device.
     if grads.len() > 1 {
-        let device = grads.iter().flatten().next().map_or(crate::core::Device::Cpu, Tensor::device);
         for (g, sig) in grads.iter_mut().zip(&node.outputs) {
             if g.is_none() {
-                *g = Some(Tensor::zeros_on(&sig.shape, sig.dtype, device)?);
+                *g = Some(crate::ops::create::full_on(&sig.shape, Scalar::Int(0), sig.dtype, sig.device)?);
             }
         }
     }

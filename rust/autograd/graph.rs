@@ -87,11 +87,13 @@ pub enum Edge {
 pub struct Sig {
     pub shape: Vec<usize>,
     pub dtype: DType,
+    /// Where zero-filled gradients are created (a GPU output's stay on its GPU).
+    pub device: crate::core::Device,
 }
 
 impl Sig {
     pub fn of(t: &Tensor) -> Sig {
-        Sig { shape: t.shape().to_vec(), dtype: t.dtype() }
+        Sig { shape: t.shape().to_vec(), dtype: t.dtype(), device: t.device() }
     }
 }
 

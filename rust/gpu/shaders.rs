@@ -20,6 +20,11 @@ pub enum Family {
     Matmul,
     Optim,
     Xent,
+    Softmax,
+    ArgReduce,
+    Scan,
+    Gather,
+    ScatterAdd,
 }
 
 impl Family {
@@ -34,6 +39,11 @@ impl Family {
             Family::Matmul => "matmul.wgsl",
             Family::Optim => "optim.wgsl",
             Family::Xent => "xent.wgsl",
+            Family::Softmax => "softmax.wgsl",
+            Family::ArgReduce => "argreduce.wgsl",
+            Family::Scan => "scan.wgsl",
+            Family::Gather => "gather.wgsl",
+            Family::ScatterAdd => "scatter.wgsl",
         }
     }
 
@@ -48,6 +58,11 @@ impl Family {
             Family::Matmul => include_str!("../../shaders/matmul.wgsl"),
             Family::Optim => include_str!("../../shaders/optim.wgsl"),
             Family::Xent => include_str!("../../shaders/xent.wgsl"),
+            Family::Softmax => include_str!("../../shaders/softmax.wgsl"),
+            Family::ArgReduce => include_str!("../../shaders/argreduce.wgsl"),
+            Family::Scan => include_str!("../../shaders/scan.wgsl"),
+            Family::Gather => include_str!("../../shaders/gather.wgsl"),
+            Family::ScatterAdd => include_str!("../../shaders/scatter.wgsl"),
         }
     }
 
@@ -68,6 +83,7 @@ impl Family {
                 "rmsprop_centered_momentum",
                 "adagrad",
             ],
+            Family::Gather => &["gather", "scatter"],
             _ => &["main"],
         }
     }
@@ -187,6 +203,7 @@ pub fn variants() -> Vec<(String, String, Vec<&'static str>)> {
     }
     push("optim f32".into(), Family::Optim, Vec::new());
     push("xent f32".into(), Family::Xent, Vec::new());
+    out.extend(super::shaders_rows::row_variants());
     out
 }
 

@@ -112,3 +112,23 @@ pub fn reduce(_: ReduceKind, _: &Tensor, _: &[usize]) -> Result<Tensor> {
 pub fn matmul(_: &Tensor, _: &Tensor, _: &Layout, _: &Tensor, _: &Layout, _: usize, _: usize, _: usize) -> Result<()> {
     unavailable()
 }
+
+// Row-wise and indexing kernels (backend/rows.rs, backend/indexing.rs).
+pub fn softmax(_: &Tensor, _: usize, _: bool) -> Result<Tensor> {
+    unavailable()
+}
+pub fn arg_extreme(_: &Tensor, _: usize, _: bool) -> Result<Tensor> {
+    unavailable()
+}
+pub fn cumulative(_: &Tensor, _: usize, _: bool) -> Result<Tensor> {
+    unavailable()
+}
+pub fn gather(_: &Tensor, _: &Tensor, _: &Tensor, _: &Layout, _: usize) -> Result<()> {
+    unavailable()
+}
+pub fn scatter(_: &Tensor, _: &Tensor, _: &Tensor, _: &Layout, _: usize) -> Result<()> {
+    unavailable()
+}
+pub fn scatter_add(_: &Tensor, _: usize, _: &Tensor, _: &Tensor) -> Result<()> {
+    unavailable()
+}

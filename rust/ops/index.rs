@@ -48,16 +48,29 @@ fn index_values(t: &Tensor) -> Result<Vec<i64>> {
     if !t.dtype().is_int() {
         bail!(Index, "tensors used as indices must be integer or boolean, got {}", t.dtype());
     }
-    crate::ops::device::cpu_only("indexing with a GPU index tensor", &[t])?;
-    let c = astype(t, DType::I64)?;
+    // A GPU index tensor is read back: offsets are built and bounds-checked on the host
+    // (a synchronisation, as for PyTorch's boolean masks).
+    let c = astype(&crate::ops::copy::on_cpu(t)?, DType::I64)?;
     // SAFETY: a fresh contiguous int64 tensor of c.numel() elements.
     Ok(unsafe { std::slice::from_raw_parts(c.data_ptr() as *const i64, c.numel()) }.to_vec())
 }
 
-/// Per-dim coordinates of the true elements of a boolean tensor (numpy `nonzero`).
+/// Per-dim coordinates of the true elements of a tensor (numpy `nonzero`): int64 CPU
+/// tensors, or int32 tensors on a GPU tensor's device (its values are read back and the
+/// coordinates uploaded: the result's size depends on the data).
 pub fn nonzero(t: &Tensor) -> Result<Vec<Tensor>> {
-    crate::ops::device::cpu_only("nonzero", &[t])?;
-    let c = contiguous(t)?;
+    let coords = nonzero_host(t)?;
+    match t.device() {
+        crate::core::Device::Gpu(i) => {
+            coords.iter().map(|c| crate::gpu::upload(&astype(c, DType::I32)?, i)).collect::<Result<Vec<_>>>()
+        }
+        crate::core::Device::Cpu => Ok(coords),
+    }
+}
+
+/// [`nonzero`] as int64 CPU tensors whatever `t`'s device.
+fn nonzero_host(t: &Tensor) -> Result<Vec<Tensor>> {
+    let c = contiguous(&crate::ops::copy::on_cpu(t)?)?;
     let flat = with_dtype!(c.dtype(), T => {
         let s = unsafe { std::slice::from_raw_parts(c.data_ptr() as *const T, c.numel()) };
         crate::cpu::select::nonzero_flat(s)
@@ -145,7 +158,7 @@ fn resolve(t: &Tensor, items: &[IndexItem]) -> Result<Resolved> {
                         &src.shape[d..d + k]
                     );
                 }
-                for coords in nonzero(ix)? {
+                for coords in nonzero_host(ix)? {
                     adv_dims.push(shape.len());
                     adv_index.push(coords);
                     keep(&mut shape, &mut strides, d);
@@ -216,6 +229,20 @@ fn advanced(r: &Resolved) -> Result<Advanced> {
 }
 
 impl Advanced {
+    /// The offsets as a uint32 tensor on GPU `index` (the gather/scatter shaders' table).
+    fn offset_table(&self, index: u32) -> Result<Tensor> {
+        let words: Vec<u32> = self
+            .offsets
+            .iter()
+            .map(|&o| {
+                i32::try_from(o).map(|v| v as u32).map_err(|_| {
+                    crate::core::Error::Value(format!("offset {o} does not fit the GPU's 32-bit index arithmetic"))
+                })
+            })
+            .collect::<Result<_>>()?;
+        crate::gpu::upload(&Tensor::from_vec(&words, &[words.len()])?, index)
+    }
+
     fn result_shape(&self) -> Dims {
         let mut s: Dims = self.rest.shape[..self.insert_at].into();
         s.extend(self.bshape.iter().copied());
@@ -243,8 +270,12 @@ pub fn index(t: &Tensor, items: &[IndexItem]) -> Result<Tensor> {
     if r.adv_dims.is_empty() {
         return Ok(r.view);
     }
-    crate::ops::device::cpu_only("indexing with index tensors or masks", &[t])?;
     let adv = advanced(&r)?;
+    if let crate::core::Device::Gpu(i) = t.device() {
+        let out = crate::gpu::empty(&adv.result_shape(), t.dtype(), i)?;
+        crate::gpu::gather(&out, &r.view, &adv.offset_table(i)?, &adv.rest, adv.insert_at)?;
+        return Ok(out);
+    }
     let out = Tensor::for_overwrite(&adv.result_shape(), t.dtype())?;
     let (block_stride, out_inner) = adv.result_parts(out.layout());
     gather_blocks(&r.view, &adv.offsets, &adv.rest, &out, block_stride, &out_inner);
@@ -258,12 +289,23 @@ pub fn index_put(t: &Tensor, items: &[IndexItem], value: &Tensor) -> Result<()> 
     if r.adv_dims.is_empty() {
         return assign(&r.view, value);
     }
-    crate::ops::device::cpu_only("assignment through index tensors or masks", &[t, value])?;
+    // As PyTorch, a 0-d CPU value may be assigned into a GPU tensor; others must match.
+    let value = match t.device() {
+        crate::core::Device::Gpu(i) if value.ndim() == 0 && !value.device().is_gpu() => crate::gpu::upload(
+            &if crate::gpu::check_dtype(value.dtype(), "").is_ok() { value.clone() } else { astype(value, t.dtype())? },
+            i,
+        )?,
+        _ => value.clone(),
+    };
+    crate::ops::device::common_device("assignment through index tensors or masks", &[t, &value])?;
     let adv = advanced(&r)?;
     let shape = adv.result_shape();
     // A contiguous copy of the value in the result's shape: it cannot alias `t`, and its
     // broadcast positions are evenly strided.
-    let v = astype(&crate::ops::copy::drop_leading_ones(value, shape.len()).broadcast_to(&shape)?, t.dtype())?;
+    let v = astype(&crate::ops::copy::drop_leading_ones(&value, shape.len()).broadcast_to(&shape)?, t.dtype())?;
+    if let crate::core::Device::Gpu(i) = t.device() {
+        return crate::gpu::scatter(&r.view, &v, &adv.offset_table(i)?, &adv.rest, adv.insert_at);
+    }
     let (block_stride, v_inner) = adv.result_parts(v.layout());
     scatter_blocks(&r.view, &adv.offsets, &adv.rest, &v, block_stride, &v_inner);
     Ok(())

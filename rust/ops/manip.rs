@@ -49,7 +49,6 @@ pub fn stack(tensors: &[Tensor], axis: i64) -> Result<Tensor> {
 
 /// numpy's `tile`: `reps` shorter than ndim is padded with leading ones, and vice versa.
 pub fn tile(t: &Tensor, reps: &[usize]) -> Result<Tensor> {
-    crate::ops::device::cpu_only("tile", &[t])?;
     let n = reps.len().max(t.ndim());
     let mut shape = vec![1usize; n - t.ndim()];
     shape.extend_from_slice(t.shape());
@@ -73,7 +72,6 @@ pub fn tile(t: &Tensor, reps: &[usize]) -> Result<Tensor> {
 /// numpy's `repeat`: each element repeated `repeats[i]` times along `axis` (flattened
 /// input when `axis` is None). A single count applies to every element.
 pub fn repeat(t: &Tensor, repeats: &[usize], axis: Option<i64>) -> Result<Tensor> {
-    crate::ops::device::cpu_only("repeat", &[t])?;
     let (src, a) = match axis {
         None => (t.reshape(&[-1])?, 0usize),
         Some(ax) => (t.clone(), normalize_axis(ax, t.ndim())?),
@@ -97,7 +95,7 @@ pub fn repeat(t: &Tensor, repeats: &[usize], axis: Option<i64>) -> Result<Tensor
         .iter()
         .try_fold(0usize, |acc, &r| acc.checked_add(r))
         .ok_or_else(|| crate::core::Error::Value(format!("repeat: counts {repeats:?} are too large")))?;
-    let out = Tensor::for_overwrite(&shape, src.dtype())?;
+    let out = Tensor::for_overwrite_on(&shape, src.dtype(), src.device())?;
     let mut at = 0usize;
     for (i, &r) in repeats.iter().enumerate() {
         if r > 0 {
@@ -111,7 +109,6 @@ pub fn repeat(t: &Tensor, repeats: &[usize], axis: Option<i64>) -> Result<Tensor
 
 /// Rolls elements along `axes` by `shifts` (flattened when `axes` is empty).
 pub fn roll(t: &Tensor, shifts: &[i64], axes: &[i64]) -> Result<Tensor> {
-    crate::ops::device::cpu_only("roll", &[t])?;
     if axes.is_empty() {
         if shifts.len() != 1 {
             bail!(Value, "roll without axes takes a single shift, got {shifts:?}");
@@ -134,7 +131,7 @@ pub fn roll(t: &Tensor, shifts: &[i64], axes: &[i64]) -> Result<Tensor> {
         if k == 0 {
             continue;
         }
-        let out = Tensor::for_overwrite(cur.shape(), cur.dtype())?;
+        let out = Tensor::for_overwrite_on(cur.shape(), cur.dtype(), cur.device())?;
         assign(&out.narrow(a as i64, k, (n - k) as usize)?, &cur.narrow(a as i64, 0, (n - k) as usize)?)?;
         assign(&out.narrow(a as i64, 0, k as usize)?, &cur.narrow(a as i64, n - k, k as usize)?)?;
         cur = out;
@@ -144,9 +141,11 @@ pub fn roll(t: &Tensor, shifts: &[i64], axes: &[i64]) -> Result<Tensor> {
 
 /// Lower (`lower`) or upper triangle of the last two dims, relative to diagonal `k`.
 pub fn triangle(t: &Tensor, k: i64, lower: bool) -> Result<Tensor> {
-    crate::ops::device::cpu_only("tril/triu", &[t])?;
     if t.ndim() < 2 {
         bail!(Value, "{} needs at least 2 dimensions, got shape {:?}", if lower { "tril" } else { "triu" }, t.shape());
+    }
+    if t.device().is_gpu() {
+        return gpu_triangle(t, k, lower);
     }
     let out = contiguous_copy(t)?;
     let n = t.ndim();
@@ -158,4 +157,30 @@ pub fn triangle(t: &Tensor, k: i64, lower: bool) -> Result<Tensor> {
         });
     }
     Ok(out.with_layout(Layout::contiguous(t.shape())?))
+}
+
+/// tril/triu on the GPU from existing kernels: `where(col - row <= k, t, 0)` (`>= k` for
+/// the upper triangle) with the row and column indices from `arange`.
+fn gpu_triangle(t: &Tensor, k: i64, lower: bool) -> Result<Tensor> {
+    use crate::core::{DType, Scalar};
+    use crate::ops::elementwise::{binary, select, Operand};
+    use crate::ops::table::BinaryOp;
+    let n = t.ndim();
+    let (rows, cols) = (t.shape()[n - 2] as i64, t.shape()[n - 1] as i64);
+    // Beyond the matrix every k acts alike; clamped so the scalar fits int32.
+    let k = k.clamp(-(rows + cols), rows + cols);
+    let index = |len: i64, shape: &[i64]| {
+        crate::ops::create::arange_on(Scalar::Int(0), Scalar::Int(len), Scalar::Int(1), DType::I32, t.device())?
+            .reshape(shape)
+    };
+    let diff = binary(
+        BinaryOp::Sub,
+        Operand::Tensor(index(cols, &[1, cols])?),
+        Operand::Tensor(index(rows, &[rows, 1])?),
+        None,
+    )?;
+    let op = if lower { BinaryOp::Le } else { BinaryOp::Ge };
+    let keep = binary(op, Operand::Tensor(diff), Operand::Scalar(Scalar::Int(k)), None)?;
+    let zero = crate::ops::create::full_on(&[], Scalar::Int(0), t.dtype(), t.device())?;
+    select(&keep, Operand::Tensor(t.clone()), Operand::Tensor(zero))
 }

@@ -250,7 +250,6 @@ pub fn logsumexp(x: &Tensor, axes: Option<&[i64]>, keepdims: bool) -> Result<Ten
 
 /// numpy's argmax/argmin: over the flattened tensor when `axis` is None.
 pub fn arg_extreme(x: &Tensor, axis: Option<i64>, keepdims: bool, max: bool) -> Result<Tensor> {
-    crate::ops::device::cpu_only(if max { "argmax" } else { "argmin" }, &[x])?;
     let name = if max { "argmax" } else { "argmin" };
     let (src, a) = match axis {
         None => (x.reshape(&[-1])?, 0usize),
@@ -260,12 +259,18 @@ pub fn arg_extreme(x: &Tensor, axis: Option<i64>, keepdims: bool, max: bool) -> 
     if src.shape()[a] == 0 {
         bail!(Value, "{name}: cannot take the index of an empty axis (shape {:?})", x.shape());
     }
-    let mut oshape = src.shape().to_vec();
-    oshape.remove(a);
-    let out = Tensor::for_overwrite(&oshape, DType::I64)?;
-    with_dtype!(src.dtype(), T => unsafe {
-        crate::cpu::axis::along::<T, i64>(&src, &out, a, |p, s, o, _, n| *o = crate::cpu::axis::arg_extreme(p, s, n, max))
-    });
+    let out = if x.device().is_gpu() {
+        // int32 indices: the GPU holds no int64 (as `arange` there).
+        crate::gpu::arg_extreme(&src, a, max)?
+    } else {
+        let mut oshape = src.shape().to_vec();
+        oshape.remove(a);
+        let out = Tensor::for_overwrite(&oshape, DType::I64)?;
+        with_dtype!(src.dtype(), T => unsafe {
+            crate::cpu::axis::along::<T, i64>(&src, &out, a, |p, s, o, _, n| *o = crate::cpu::axis::arg_extreme(p, s, n, max))
+        });
+        out
+    };
     match (keepdims, axis) {
         (false, _) => Ok(out),
         (true, None) => out.reshape(&vec![1; x.ndim()]),
@@ -275,10 +280,13 @@ pub fn arg_extreme(x: &Tensor, axis: Option<i64>, keepdims: bool, max: bool) -> 
 
 /// Softmax or log-softmax along `axis`, fused per line (max, exp-sum, normalise).
 pub fn softmax(x: &Tensor, axis: i64, log: bool) -> Result<Tensor> {
-    crate::ops::device::cpu_only(if log { "log_softmax" } else { "softmax" }, &[x])?;
     let a = normalize_axis(axis, x.ndim().max(1))?;
     let xf = float_of(x)?;
     let src = if xf.ndim() == 0 { xf.reshape(&[1])? } else { xf.clone() };
+    if src.device().is_gpu() {
+        let out = crate::gpu::softmax(&src, a, log)?;
+        return Ok(out.with_layout(Layout::contiguous(xf.shape())?));
+    }
     let compute = if src.dtype() == DType::F64 { DType::F64 } else { DType::F32 };
     let src = if src.dtype() == compute { src } else { astype(&src, compute)? };
     let out = Tensor::for_overwrite(src.shape(), compute)?;
@@ -301,13 +309,16 @@ pub fn softmax(x: &Tensor, axis: i64, log: bool) -> Result<Tensor> {
 
 /// Running sum/product along `axis` (flattened when None), in `dtype` or numpy's default.
 pub fn cumulative(x: &Tensor, axis: Option<i64>, prod: bool, dtype: Option<DType>) -> Result<Tensor> {
-    crate::ops::device::cpu_only(if prod { "cumulative_prod" } else { "cumulative_sum" }, &[x])?;
     let (src, a) = match axis {
         None => (x.reshape(&[-1])?, 0usize),
         Some(a) => (x.clone(), normalize_axis(a, x.ndim())?),
     };
-    let target = dtype.unwrap_or_else(|| if x.dtype().is_float() { x.dtype() } else { sum_dtype(x.dtype()) });
+    let target =
+        dtype.unwrap_or_else(|| if x.dtype().is_float() { x.dtype() } else { sum_dtype_on(x.dtype(), x.device()) });
     let src = if src.dtype() == target { src } else { astype(&src, target)? };
+    if src.device().is_gpu() {
+        return crate::gpu::cumulative(&src, a, prod);
+    }
     let out = Tensor::for_overwrite(src.shape(), target)?;
     if src.numel() > 0 {
         with_dtype!(target, T => unsafe {

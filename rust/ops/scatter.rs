@@ -9,8 +9,9 @@ use crate::ops::copy::{astype, contiguous};
 use crate::with_dtype;
 
 pub fn scatter_add(out: &Tensor, dim: i64, index: &Tensor, src: &Tensor) -> Result<()> {
-    crate::ops::device::cpu_only("scatter_add", &[out, index, src])?;
     out.check_writable()?;
+    // The index may live on the CPU with GPU operands (it is uploaded, as PyTorch does).
+    crate::ops::device::common_device("scatter_add", &[out, src])?;
     let nd = out.ndim();
     let d = normalize_axis(dim, nd.max(1))?;
     if index.ndim() != nd || src.ndim() != nd {
@@ -35,6 +36,12 @@ pub fn scatter_add(out: &Tensor, dim: i64, index: &Tensor, src: &Tensor) -> Resu
     }
     if !index.dtype().is_int() {
         bail!(Type, "scatter_add: index must be an integer tensor, got {}", index.dtype());
+    }
+    if let crate::core::Device::Gpu(i) = out.device() {
+        return gpu_scatter_add(out, d, index, src, i);
+    }
+    if index.device().is_gpu() {
+        bail!(Runtime, "scatter_add: a GPU index cannot address a CPU tensor; move it with .cpu()");
     }
     let idx = astype(index, DType::I64)?;
     let src = if src.dtype() == out.dtype() { src.clone() } else { astype(src, out.dtype())? };
@@ -74,4 +81,30 @@ pub fn scatter_add(out: &Tensor, dim: i64, index: &Tensor, src: &Tensor) -> Resu
         }
     });
     Ok(())
+}
+
+/// The GPU path: the index is bounds-checked on the host (a readback when it lives on
+/// the GPU), then the atomic scatter-add kernel runs over the used part of `src`.
+fn gpu_scatter_add(out: &Tensor, d: usize, index: &Tensor, src: &Tensor, device: u32) -> Result<()> {
+    let host = astype(&crate::ops::copy::on_cpu(index)?, DType::I64)?;
+    let limit = out.shape()[d] as i64;
+    // SAFETY: host is a fresh contiguous int64 tensor.
+    let iv = unsafe { std::slice::from_raw_parts(host.data_ptr() as *const i64, host.numel()) };
+    if let Some(bad) = iv.iter().find(|&&v| v < -limit || v >= limit) {
+        bail!(Index, "scatter_add: index {bad} is out of bounds for dim {d} with size {limit}");
+    }
+    let idx = match index.device() {
+        crate::core::Device::Gpu(_) if matches!(index.dtype(), DType::I32 | DType::U32) => index.clone(),
+        crate::core::Device::Gpu(_) => astype(index, DType::I32)?,
+        crate::core::Device::Cpu => crate::gpu::upload(&astype(&host, DType::I32)?, device)?,
+    };
+    crate::ops::device::common_device("scatter_add", &[out, &idx])?;
+    // Only the part of src that index covers takes part; it is read through its strides.
+    let used = src.with_layout(crate::core::Layout {
+        shape: index.shape().into(),
+        strides: src.strides().into(),
+        offset: src.offset(),
+    });
+    let used = if used.dtype() == out.dtype() { used } else { astype(&used, out.dtype())? };
+    crate::gpu::scatter_add(out, d, &idx, &used)
 }

@@ -36,8 +36,8 @@ fn expand_back(g: &Tensor, shape: &[usize], axes: &[usize]) -> Result<Tensor> {
 
 fn any(mask: &Tensor) -> Result<bool> {
     let r = rd::reduce(ReduceOp::Any, mask, None, false, None)?;
-    // SAFETY: a 0-d bool tensor.
-    Ok(unsafe { *(r.data_ptr() as *const bool) })
+    // `item` reads a GPU result back.
+    Ok(crate::ops::copy::item(&r)?.to_i64() != 0)
 }
 
 fn count(shape: &[usize], axes: &[usize]) -> f64 {
@@ -269,6 +269,12 @@ pub fn cumulative(x: &Tensor, axis: Option<i64>, prod: bool, dtype: Option<DType
 /// Exact cumprod gradient with zeros: `dx_i = prod_{k<i} x_k * S_i` where
 /// `S_i = g_i + x_{i+1} * S_{i+1}` (no division), per line along `axis`, in float64.
 fn cumprod_grad_with_zeros(x: &Tensor, g: &Tensor, axis: usize) -> Result<Tensor> {
+    if x.device().is_gpu() {
+        // The float64 line walk runs on the host; the gradient goes back to x's device.
+        let on_cpu = crate::ops::copy::on_cpu;
+        let r = cumprod_grad_with_zeros(&on_cpu(x)?, &on_cpu(g)?, axis)?;
+        return crate::ops::copy::to_device(&r, x.device());
+    }
     let nd = x.ndim();
     let mut perm: Vec<i64> = (0..nd as i64).filter(|&d| d != axis as i64).collect();
     perm.push(axis as i64);

@@ -45,7 +45,8 @@ pub fn take_flat(x: &Tensor, lin: &Tensor) -> Result<Tensor> {
 /// (differentiable; backward: [`take_flat`]).
 pub fn put_flat(shape: &[usize], lin: &Tensor, g: &Tensor) -> Result<Tensor> {
     let n: usize = shape.iter().product();
-    let acc = Tensor::zeros(&[n], g.dtype())?;
+    // On g's device: a CPU `lin` is uploaded by scatter_add, so GPU gradients stay there.
+    let acc = crate::ops::create::full_on(&[n], Scalar::Int(0), g.dtype(), g.device())?;
     let idx = contiguous(lin)?.reshape(&[-1])?;
     let src = contiguous(&g.broadcast_to(lin.shape())?)?.reshape(&[-1])?;
     crate::ops::scatter::scatter_add(&acc, 0, &idx, &src)?;
@@ -263,8 +264,7 @@ pub fn index_put(x: &Tensor, items: &[IndexItem], v: &Tensor) -> Result<()> {
             let g = one(g);
             let lin = ix::index(&positions(&shape)?, &items)?;
             // x keeps its gradient where it was not overwritten.
-            let keep = Tensor::zeros(&shape, DType::Bool)?;
-            crate::ops::copy::fill(&keep, Scalar::Bool(true))?;
+            let keep = crate::ops::create::full_on(&shape, Scalar::Bool(true), DType::Bool, g.device())?;
             ix::index_put(&keep, &items, &Tensor::zeros(&[], DType::Bool)?)?;
             let mut res = vec![Some(masked(&g, &keep)?)];
             if wants_v {
@@ -403,7 +403,8 @@ pub fn scatter_add(out: &Tensor, dim: i64, index: &Tensor, src: &Tensor) -> Resu
 
 /// Flat positions in a tensor of `shape` that `index` (along `d`) points at.
 pub fn target_positions(shape: &[usize], d: usize, index: &Tensor) -> Result<Tensor> {
-    let idx = crate::ops::copy::astype(index, DType::I64)?;
+    // Positions are built on the CPU (int64); a GPU index is read back for that.
+    let idx = crate::ops::copy::astype(&crate::ops::copy::on_cpu(index)?, DType::I64)?;
     let limit = shape[d] as i64;
     let wrapped = crate::ops::elementwise::binary(
         crate::ops::table::BinaryOp::Rem,

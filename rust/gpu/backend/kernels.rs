@@ -33,7 +33,7 @@ pub(crate) fn context_of(tensors: &[&Tensor]) -> Result<Arc<Context>> {
 }
 
 /// A stride or offset as the u32 bit pattern of an i32 (see shaders/common.wgsl).
-fn word(v: isize) -> Result<u32> {
+pub(super) fn word(v: isize) -> Result<u32> {
     i32::try_from(v)
         .map(|x| x as u32)
         .map_err(|_| Error::Value(format!("stride or offset {v} does not fit the GPU's 32-bit index arithmetic")))
@@ -201,7 +201,7 @@ fn run_elementwise(
 /// writable and read-only in one dispatch (and Dawn any overlap of writable bindings),
 /// so such ops compute into a fresh tensor that is then copied into `out`: in-place
 /// ops cost one extra pass for now.
-fn aliased(out: &Tensor, inputs: &[&Tensor]) -> Result<bool> {
+pub(super) fn aliased(out: &Tensor, inputs: &[&Tensor]) -> Result<bool> {
     let o = buffer(out)?;
     for t in inputs {
         if Arc::ptr_eq(o, buffer(t)?) {

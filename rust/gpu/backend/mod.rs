@@ -3,20 +3,24 @@
 mod buffers;
 mod context;
 mod encoder;
+mod indexing;
 mod kernels;
 mod launch;
 mod loss;
 mod optim;
 mod pipelines;
 mod registry;
+mod rows;
 mod staging;
 mod transfer;
 
 pub use buffers::GpuBuffer;
+pub use indexing::{gather, scatter, scatter_add};
 pub use kernels::{arange, binary, binary_scalar, copy, fill, matmul, reduce, select, unary};
 pub use loss::{cross_entropy_grad, cross_entropy_rows};
 pub use optim::optimizer_step;
 pub use registry::{adapters, check_index, default_index, is_available};
+pub use rows::{arg_extreme, cumulative, softmax};
 pub use transfer::{download, empty, upload};
 
 /// Submits all queued GPU work and waits for it (every adapter in use).
