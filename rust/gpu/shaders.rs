@@ -18,6 +18,10 @@ pub enum Family {
     Select,
     Reduce,
     Matmul,
+    Conv,
+    Pool,
+    PoolMax,
+    Pad,
 }
 
 impl Family {
@@ -30,6 +34,10 @@ impl Family {
             Family::Select => "select.wgsl",
             Family::Reduce => "reduce.wgsl",
             Family::Matmul => "matmul.wgsl",
+            Family::Conv => "conv.wgsl",
+            Family::Pool => "pool.wgsl",
+            Family::PoolMax => "pool_max.wgsl",
+            Family::Pad => "pad.wgsl",
         }
     }
 
@@ -42,6 +50,10 @@ impl Family {
             Family::Select => include_str!("../../shaders/select.wgsl"),
             Family::Reduce => include_str!("../../shaders/reduce.wgsl"),
             Family::Matmul => include_str!("../../shaders/matmul.wgsl"),
+            Family::Conv => include_str!("../../shaders/conv.wgsl"),
+            Family::Pool => include_str!("../../shaders/pool.wgsl"),
+            Family::PoolMax => include_str!("../../shaders/pool_max.wgsl"),
+            Family::Pad => include_str!("../../shaders/pad.wgsl"),
         }
     }
 
@@ -49,6 +61,9 @@ impl Family {
     pub fn entry_points(self) -> &'static [&'static str] {
         match self {
             Family::Fill => &["fill", "arange"],
+            Family::Conv => &["unfold", "fold"],
+            Family::Pool => &["avg_forward", "avg_backward", "max_backward"],
+            Family::Pad => &["gather", "scatter_sum"],
             _ => &["main"],
         }
     }
@@ -88,6 +103,16 @@ pub fn binary_subs(op: BinaryOp, t: DType, out: DType) -> Option<Vec<(&'static s
 pub fn reduce_subs(kind: ReduceKind, t: DType) -> Vec<(&'static str, String)> {
     let (combine, identity) = combine_expr(kind, t);
     vec![("T", ty(t).into()), ("COMBINE", combine), ("IDENTITY", identity)]
+}
+
+/// Max pooling's element type, its lowest value (the empty window's result) and NaN test.
+pub fn pool_max_subs(t: DType) -> Vec<(&'static str, String)> {
+    let (lowest, isnan) = match t {
+        DType::F32 => ("bitcast<f32>(0xff800000u)", "f32_is_nan(v)"),
+        DType::I32 => ("bitcast<i32>(0x80000000u)", "false"),
+        _ => ("0u", "false"),
+    };
+    vec![("T", ty(t).into()), ("LOWEST", lowest.into()), ("ISNAN", isnan.into())]
 }
 
 pub fn type_subs(t: DType) -> Vec<(&'static str, String)> {
@@ -164,8 +189,13 @@ pub fn variants() -> Vec<(String, String, Vec<&'static str>)> {
         }
         if from != DType::Bool {
             push(format!("matmul {from}"), Family::Matmul, type_subs(from));
+            push(format!("pool_max {from}"), Family::PoolMax, pool_max_subs(from));
         }
     }
+    // The image kernels: float32 only, except pad's bit-copying gather.
+    push("conv f32".into(), Family::Conv, Vec::new());
+    push("pool f32".into(), Family::Pool, Vec::new());
+    push("pad (any 4-byte dtype)".into(), Family::Pad, Vec::new());
     out
 }
 

@@ -22,7 +22,7 @@ pub(crate) fn buffer(t: &Tensor) -> Result<&Arc<GpuBuffer>> {
 }
 
 /// The shared context of tensors that must all live on one GPU.
-fn context_of(tensors: &[&Tensor]) -> Result<Arc<Context>> {
+pub(super) fn context_of(tensors: &[&Tensor]) -> Result<Arc<Context>> {
     let ctx = buffer(tensors[0])?.ctx().clone();
     for t in &tensors[1..] {
         if buffer(t)?.ctx().index != ctx.index {
@@ -33,7 +33,7 @@ fn context_of(tensors: &[&Tensor]) -> Result<Arc<Context>> {
 }
 
 /// A stride or offset as the u32 bit pattern of an i32 (see shaders/common.wgsl).
-fn word(v: isize) -> Result<u32> {
+pub(super) fn word(v: isize) -> Result<u32> {
     i32::try_from(v)
         .map(|x| x as u32)
         .map_err(|_| Error::Value(format!("stride or offset {v} does not fit the GPU's 32-bit index arithmetic")))

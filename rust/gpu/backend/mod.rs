@@ -3,6 +3,7 @@
 mod buffers;
 mod context;
 mod encoder;
+mod image;
 mod kernels;
 mod launch;
 mod pipelines;
@@ -11,6 +12,10 @@ mod staging;
 mod transfer;
 
 pub use buffers::GpuBuffer;
+pub use image::{
+    avg_pool, avg_pool_backward, conv, conv_backward_input, conv_backward_weight, max_pool, max_pool_backward, pad,
+    pad_backward,
+};
 pub use kernels::{arange, binary, copy, fill, matmul, reduce, select, unary};
 pub use registry::{adapters, check_index, default_index, is_available};
 pub use transfer::{download, empty, upload};
