@@ -1,12 +1,12 @@
 // Max pooling forward: each output takes its window's largest element and the flat
 // position of that element within the input plane (PyTorch's index convention, int32
 // on the GPU). The first element wins ties; a NaN wins over numbers (the last NaN when
-// there are several); a window with no input element gives LOWEST and index -1, as on
-// the CPU (rust/cpu/pool.rs).
+// there are several); a window with no input element gives the dtype's lowest value
+// (bits in md[10]: a -inf literal is a WGSL error, and Tint folds constant bitcasts)
+// and index -1, as on the CPU (rust/cpu/pool.rs).
 // Windows come as per-axis tables in md (see pool.wgsl for the layout), so fixed and
 // adaptive pooling share the kernel; 1-D and 2-D pooling have leading axes of size 1.
-// Placeholders: T element type, LOWEST its smallest value, ISNAN a bool expression of
-// `v` (false for integers).
+// Placeholders: T element type, ISNAN a bool expression of `v` (false for integers).
 @group(0) @binding(1) var<storage, read_write> dst: array<{{T}}>;
 @group(0) @binding(2) var<storage, read_write> idx: array<i32>;
 @group(0) @binding(3) var<storage, read> src: array<{{T}}>;
@@ -33,7 +33,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let nd = win(0u, od, 1u);
     let nh = win(1u, oh, 1u);
     let nw = win(2u, ow, 1u);
-    var best: {{T}} = {{LOWEST}};
+    var best: {{T}} = bitcast<{{T}}>(md[10]);
     var at: i32 = -1;
     if (nd > 0u && nh > 0u && nw > 0u) {
         at = i32((fd * md[2] + fh) * md[3] + fw);

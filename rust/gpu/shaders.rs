@@ -105,14 +105,10 @@ pub fn reduce_subs(kind: ReduceKind, t: DType) -> Vec<(&'static str, String)> {
     vec![("T", ty(t).into()), ("COMBINE", combine), ("IDENTITY", identity)]
 }
 
-/// Max pooling's element type, its lowest value (the empty window's result) and NaN test.
+/// Max pooling's element type and NaN test.
 pub fn pool_max_subs(t: DType) -> Vec<(&'static str, String)> {
-    let (lowest, isnan) = match t {
-        DType::F32 => ("bitcast<f32>(0xff800000u)", "f32_is_nan(v)"),
-        DType::I32 => ("bitcast<i32>(0x80000000u)", "false"),
-        _ => ("0u", "false"),
-    };
-    vec![("T", ty(t).into()), ("LOWEST", lowest.into()), ("ISNAN", isnan.into())]
+    let isnan = if t == DType::F32 { "f32_is_nan(v)" } else { "false" };
+    vec![("T", ty(t).into()), ("ISNAN", isnan.into())]
 }
 
 pub fn type_subs(t: DType) -> Vec<(&'static str, String)> {

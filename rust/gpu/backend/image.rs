@@ -272,7 +272,13 @@ pub fn max_pool(x: &Tensor, input: [usize; 3], wins: [&[Win]; 3], out_shape: &[u
     if count == 0 {
         return Ok((out, idx));
     }
-    let md = pool_md(count, input, sizes(wins), [x.offset(), 0], Divisor::Count, Some(wins))?;
+    let mut md = pool_md(count, input, sizes(wins), [x.offset(), 0], Divisor::Count, Some(wins))?;
+    // The start value, the lowest of the dtype (-inf for floats), in the divisor's slot.
+    md[10] = match x.dtype() {
+        DType::F32 => f32::NEG_INFINITY.to_bits(),
+        DType::I32 => i32::MIN as u32,
+        _ => 0,
+    };
     let p = pipeline(&ctx, Family::PoolMax, "main", &pool_max_subs(x.dtype()))?;
     let bufs = [buffer(&out)?.raw(), buffer(&idx)?.raw(), buffer(x)?.raw()];
     launch(&ctx, &p, &md, &bufs, grid(&ctx, (count as u64).div_ceil(WG))?)?;
