@@ -25,6 +25,10 @@ pub enum Family {
     Scan,
     Gather,
     ScatterAdd,
+    Conv,
+    Pool,
+    PoolMax,
+    Pad,
 }
 
 impl Family {
@@ -44,6 +48,10 @@ impl Family {
             Family::Scan => "scan.wgsl",
             Family::Gather => "gather.wgsl",
             Family::ScatterAdd => "scatter.wgsl",
+            Family::Conv => "conv.wgsl",
+            Family::Pool => "pool.wgsl",
+            Family::PoolMax => "pool_max.wgsl",
+            Family::Pad => "pad.wgsl",
         }
     }
 
@@ -63,6 +71,10 @@ impl Family {
             Family::Scan => include_str!("../../shaders/scan.wgsl"),
             Family::Gather => include_str!("../../shaders/gather.wgsl"),
             Family::ScatterAdd => include_str!("../../shaders/scatter.wgsl"),
+            Family::Conv => include_str!("../../shaders/conv.wgsl"),
+            Family::Pool => include_str!("../../shaders/pool.wgsl"),
+            Family::PoolMax => include_str!("../../shaders/pool_max.wgsl"),
+            Family::Pad => include_str!("../../shaders/pad.wgsl"),
         }
     }
 
@@ -84,6 +96,9 @@ impl Family {
                 "adagrad",
             ],
             Family::Gather => &["gather", "scatter"],
+            Family::Conv => &["unfold", "fold"],
+            Family::Pool => &["avg_forward", "avg_backward", "max_backward"],
+            Family::Pad => &["gather", "scatter_sum"],
             _ => &["main"],
         }
     }
@@ -123,6 +138,12 @@ pub fn binary_subs(op: BinaryOp, t: DType, out: DType) -> Option<Vec<(&'static s
 pub fn reduce_subs(kind: ReduceKind, t: DType) -> Vec<(&'static str, String)> {
     let (combine, identity) = combine_expr(kind, t);
     vec![("T", ty(t).into()), ("COMBINE", combine), ("IDENTITY", identity)]
+}
+
+/// Max pooling's element type and NaN test.
+pub fn pool_max_subs(t: DType) -> Vec<(&'static str, String)> {
+    let isnan = if t == DType::F32 { "f32_is_nan(v)" } else { "false" };
+    vec![("T", ty(t).into()), ("ISNAN", isnan.into())]
 }
 
 pub fn type_subs(t: DType) -> Vec<(&'static str, String)> {
@@ -199,10 +220,15 @@ pub fn variants() -> Vec<(String, String, Vec<&'static str>)> {
         }
         if from != DType::Bool {
             push(format!("matmul {from}"), Family::Matmul, type_subs(from));
+            push(format!("pool_max {from}"), Family::PoolMax, pool_max_subs(from));
         }
     }
     push("optim f32".into(), Family::Optim, Vec::new());
     push("xent f32".into(), Family::Xent, Vec::new());
+    // The image kernels: float32 only, except pad's bit-copying gather.
+    push("conv f32".into(), Family::Conv, Vec::new());
+    push("pool f32".into(), Family::Pool, Vec::new());
+    push("pad (any 4-byte dtype)".into(), Family::Pad, Vec::new());
     out.extend(super::shaders_rows::row_variants());
     out
 }

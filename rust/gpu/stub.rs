@@ -130,5 +130,43 @@ pub fn scatter(_: &Tensor, _: &Tensor, _: &Tensor, _: &Layout, _: usize) -> Resu
     unavailable()
 }
 pub fn scatter_add(_: &Tensor, _: usize, _: &Tensor, _: &Tensor) -> Result<()> {
+
+// ---- image ops (backend/image.rs) --------------------------------------------------------
+
+use crate::cpu::conv::Geom;
+use crate::cpu::pool::{Divisor, Win};
+
+pub fn conv(_: &Geom, _: &Tensor, _: &Tensor) -> Result<Tensor> {
+    unavailable()
+}
+pub fn conv_backward_input(_: &Geom, _: &Tensor, _: &Tensor) -> Result<Tensor> {
+    unavailable()
+}
+pub fn conv_backward_weight(_: &Geom, _: &Tensor, _: &Tensor) -> Result<Tensor> {
+    unavailable()
+}
+pub fn max_pool(_: &Tensor, _: [usize; 3], _: [&[Win]; 3], _: &[usize]) -> Result<(Tensor, Tensor)> {
+    unavailable()
+}
+pub fn avg_pool(_: &Tensor, _: [usize; 3], _: [&[Win]; 3], _: Divisor, _: &[usize]) -> Result<Tensor> {
+    unavailable()
+}
+pub fn avg_pool_backward(_: &Tensor, _: [usize; 3], _: [&[Win]; 3], _: Divisor, _: &[usize]) -> Result<Tensor> {
+    unavailable()
+}
+pub fn max_pool_backward(
+    _: &Tensor,
+    _: &Tensor,
+    _: [usize; 3],
+    _: [usize; 3],
+    _: Option<[&[Win]; 3]>,
+    _: &[usize],
+) -> Result<Tensor> {
+    unavailable()
+}
+pub fn pad(_: &Tensor, _: [usize; 3], _: &[Vec<usize>], _: &[usize]) -> Result<Tensor> {
+    unavailable()
+}
+pub fn pad_backward(_: &Tensor, _: [usize; 3], _: &[Vec<usize>], _: &[usize]) -> Result<Tensor> {
     unavailable()
 }

@@ -11,6 +11,14 @@ use crate::bail;
 use crate::core::{promote, DType, Result, Tensor};
 use crate::cpu::conv::{self as kernels, Algo, Geom};
 use crate::ops::copy::{astype, contiguous};
+use crate::ops::device::common_device;
+use crate::ops::image_gpu as gpu;
+
+/// Whether the operands (all on one device, else a RuntimeError) live on a GPU.
+fn on_gpu(what: &str, tensors: &[Option<&Tensor>]) -> Result<bool> {
+    let present: Vec<&Tensor> = tensors.iter().flatten().copied().collect();
+    Ok(common_device(what, &present)?.is_gpu())
+}
 
 /// Stride, padding, dilation and groups of a convolution with `nd` spatial dims.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -258,11 +266,14 @@ macro_rules! with_float {
 /// `weight` `(C_out, C_in/groups, *kernel)`, plus `bias` `(C_out,)`. The number of spatial
 /// dims (1, 2 or 3) is the weight's rank minus 2.
 pub fn conv(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>, p: &ConvParams) -> Result<Tensor> {
-    crate::ops::device::cpu_only("conv", &[input, weight])?;
     let what = "conv";
+    let gpu_run = on_gpu(what, &[Some(input), Some(weight), bias])?;
     let (dt, compute) = float_dtypes(what, &[("input", Some(input)), ("weight", Some(weight)), ("bias", bias)])?;
     let (g, out_shape) = geometry(what, input.shape(), weight.shape(), p)?;
     check_bias(what, bias, g.c_out)?;
+    if gpu_run {
+        return gpu::conv(&g, input, weight, bias, &out_shape);
+    }
     let (x, w) = (prepared(input, compute)?, prepared(weight, compute)?);
     let b = bias.map(|b| prepared(b, compute)).transpose()?;
     let out = Tensor::for_overwrite(&out_shape, compute)?;
@@ -288,8 +299,8 @@ pub fn conv_backward_input(
     input_shape: &[usize],
     p: &ConvParams,
 ) -> Result<Tensor> {
-    crate::ops::device::cpu_only("conv backward", &[grad_out, weight])?;
     let what = "conv_backward_input";
+    let gpu_run = on_gpu(what, &[Some(grad_out), Some(weight)])?;
     let (dt, compute) = float_dtypes(what, &[("grad_out", Some(grad_out)), ("weight", Some(weight))])?;
     let (g, out_shape) = geometry(what, input_shape, weight.shape(), p)?;
     if grad_out.shape() != out_shape.as_slice() {
@@ -299,6 +310,9 @@ pub fn conv_backward_input(
             grad_out.shape(),
             weight.shape()
         );
+    }
+    if gpu_run {
+        return gpu::conv_backward_input(&g, grad_out, weight, None, input_shape);
     }
     input_grad(&g, grad_out, weight, input_shape, compute, dt)
 }
@@ -327,8 +341,8 @@ pub fn conv_backward_weight(
     weight_shape: &[usize],
     p: &ConvParams,
 ) -> Result<Tensor> {
-    crate::ops::device::cpu_only("conv backward", &[grad_out, input])?;
     let what = "conv_backward_weight";
+    let gpu_run = on_gpu(what, &[Some(grad_out), Some(input)])?;
     let (dt, compute) = float_dtypes(what, &[("grad_out", Some(grad_out)), ("input", Some(input))])?;
     let (g, out_shape) = geometry(what, input.shape(), weight_shape, p)?;
     if grad_out.shape() != out_shape.as_slice() {
@@ -339,6 +353,9 @@ pub fn conv_backward_weight(
             grad_out.shape(),
             input.shape()
         );
+    }
+    if gpu_run {
+        return gpu::conv_backward_weight(&g, grad_out, input, weight_shape);
     }
     let (gy, x) = (prepared(grad_out, compute)?, prepared(input, compute)?);
     let out = Tensor::for_overwrite(weight_shape, compute)?;
@@ -364,8 +381,8 @@ pub fn conv_transpose(
     p: &ConvParams,
     output_padding: &[usize],
 ) -> Result<Tensor> {
-    crate::ops::device::cpu_only("conv_transpose", &[input, weight])?;
     let what = "conv_transpose";
+    let gpu_run = on_gpu(what, &[Some(input), Some(weight), bias])?;
     let (dt, compute) = float_dtypes(what, &[("input", Some(input)), ("weight", Some(weight)), ("bias", bias)])?;
     let ws = weight.shape();
     if !(3..=5).contains(&ws.len()) {
@@ -418,6 +435,9 @@ pub fn conv_transpose(
     // the kernel takes the given input's extent.
     for i in 0..nd {
         g.out[3 - nd + i] = is[2 + i];
+    }
+    if gpu_run {
+        return gpu::conv_backward_input(&g, input, weight, bias, &conv_in);
     }
     let out = input_grad(&g, input, weight, &conv_in, compute, compute)?;
     if let Some(b) = bias {

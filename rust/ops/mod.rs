@@ -7,6 +7,7 @@ pub mod create;
 pub mod device;
 pub mod elementwise;
 pub mod float_io;
+mod image_gpu;
 pub mod index;
 pub mod interpolate;
 pub mod linalg;

@@ -8,7 +8,7 @@ use crate::core::{DType, Result, Scalar, Tensor};
 use crate::cpu::pool::Real;
 use crate::cpu::resample;
 use crate::ops::copy::{assign, contiguous};
-use crate::ops::create::full;
+use crate::ops::create::full_on;
 use crate::ops::pool::{check_table, data, data_mut, finish, float_input, three};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,7 +81,7 @@ fn out_shape(shape: &[usize], sides: &[Side]) -> Vec<usize> {
 
 fn constant(x: &Tensor, pad: &[i64], value: Scalar) -> Result<Tensor> {
     let sides = sides("pad", x.shape(), pad)?;
-    let out = full(&out_shape(x.shape(), &sides), value, x.dtype())?;
+    let out = full_on(&out_shape(x.shape(), &sides), value, x.dtype(), x.device())?;
     let (mut src, mut dst) = (x.clone(), out.clone());
     for sd in &sides {
         // Negative pads crop the input; positive ones offset it in the output.
@@ -177,11 +177,13 @@ fn gather_bits<T: Copy + Send + Sync>(x: &Tensor, input: [usize; 3], maps: &[Vec
 /// for the last 1-3 dims of a `(C, *spatial)` / `(N, C, *spatial)` input. Reflect needs
 /// each pad smaller than its dim; circular may wrap at most once.
 pub fn pad(x: &Tensor, pad: &[i64], mode: PadMode, value: Scalar) -> Result<Tensor> {
-    crate::ops::device::cpu_only("pad", &[x])?;
     if mode == PadMode::Constant {
         return constant(x, pad, value);
     }
     let Plan { input, maps, shape } = plan(mode, x.shape(), pad)?;
+    if x.device().is_gpu() {
+        return crate::ops::image_gpu::pad(x, input, &maps, &shape);
+    }
     let xc = contiguous(x)?;
     let out = Tensor::for_overwrite(&shape, x.dtype())?;
     if out.numel() == 0 {
@@ -208,7 +210,6 @@ fn scatter_with<F: Real>(g: &Tensor, input: [usize; 3], maps: &[Vec<usize>], sha
 /// negative pad cropped away); the other modes add every output gradient into the input
 /// element it was copied from.
 pub fn pad_backward(grad_out: &Tensor, input_shape: &[usize], pad: &[i64], mode: PadMode) -> Result<Tensor> {
-    crate::ops::device::cpu_only("pad backward", &[grad_out])?;
     let name = "pad_backward";
     let expected = match mode {
         PadMode::Constant => out_shape(input_shape, &sides(name, input_shape, pad)?),
@@ -226,6 +227,9 @@ pub fn pad_backward(grad_out: &Tensor, input_shape: &[usize], pad: &[i64], mode:
         return constant(grad_out, &neg, Scalar::Int(0));
     }
     let Plan { input, maps, .. } = plan(mode, input_shape, pad)?;
+    if grad_out.device().is_gpu() {
+        return crate::ops::image_gpu::pad_backward(grad_out, input, &maps, input_shape);
+    }
     let g = float_input(grad_out, name)?;
     let out = match g.dtype() {
         DType::F64 => scatter_with::<f64>(&g, input, &maps, input_shape)?,

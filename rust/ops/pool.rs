@@ -7,6 +7,7 @@ use crate::bail;
 use crate::core::{DType, Result, Tensor};
 use crate::cpu::pool::{self as k, Divisor, PoolMax, Real, Win, Windows};
 use crate::ops::copy::{astype, contiguous};
+use crate::ops::image_gpu as gpu;
 use crate::with_dtype;
 
 // ---- helpers shared by the image ops (pool, pad, interpolate) -------------------------
@@ -114,6 +115,9 @@ pub struct Geometry {
 }
 
 impl Geometry {
+    fn tables(&self) -> [&[Win]; 3] {
+        [&self.wins[0], &self.wins[1], &self.wins[2]]
+    }
     fn windows(&self) -> Windows<'_> {
         Windows { input: self.input, wins: [&self.wins[0], &self.wins[1], &self.wins[2]] }
     }
@@ -253,6 +257,9 @@ fn max_run(name: &str, x: &Tensor, g: &Geometry) -> Result<(Tensor, Tensor)> {
     if x.dtype() == DType::Bool {
         bail!(Type, "{name}: bool tensors are not supported; convert to uint8 first");
     }
+    if x.device().is_gpu() {
+        return gpu::max_pool(x, g.input, g.tables(), &g.out_shape());
+    }
     let x = contiguous(x)?;
     with_dtype!(x.dtype(), T => max_with::<T>(&x, g))
 }
@@ -262,7 +269,6 @@ fn max_run(name: &str, x: &Tensor, g: &Geometry) -> Result<(Tensor, Tensor)> {
 /// and int64 indices: the flat position of each maximum within its input plane
 /// (`d*H*W + h*W + w`). A NaN in the window wins.
 pub fn max_pool(x: &Tensor, args: &PoolArgs<'_>) -> Result<(Tensor, Tensor)> {
-    crate::ops::device::cpu_only("max_pool", &[x])?;
     let name = pool_name("max_pool", args.kernel.len());
     let g = geometry(&name, x.shape(), args)?;
     max_run(&name, x, &g)
@@ -272,7 +278,6 @@ pub fn max_pool(x: &Tensor, args: &PoolArgs<'_>) -> Result<(Tensor, Tensor)> {
 /// ceil((o+1)*in/out))` along each axis; `None` keeps that axis's size. Values and
 /// indices as [`max_pool`].
 pub fn adaptive_max_pool(x: &Tensor, output_size: &[Option<usize>]) -> Result<(Tensor, Tensor)> {
-    crate::ops::device::cpu_only("adaptive_max_pool", &[x])?;
     let name = pool_name("adaptive_max_pool", output_size.len());
     let g = adaptive_geometry(&name, x.shape(), output_size)?;
     max_run(&name, x, &g)
@@ -296,8 +301,8 @@ pub fn max_pool_backward(
     input_shape: &[usize],
     spatial_dims: Option<usize>,
 ) -> Result<Tensor> {
-    crate::ops::device::cpu_only("max_pool backward", &[grad_out, indices])?;
     let name = "max_pool_backward";
+    let gpu_run = crate::ops::device::common_device(name, &[grad_out, indices])?.is_gpu();
     let k = spatial_dims.unwrap_or_else(|| infer_spatial(input_shape.len()));
     let (batch, spatial) = split(name, input_shape, k)?;
     let nb = batch.len();
@@ -314,6 +319,12 @@ pub fn max_pool_backward(
     if !indices.dtype().is_int() {
         bail!(Type, "{name}: indices must be an integer tensor, got {}", indices.dtype());
     }
+    if gpu_run {
+        // Indices are not range-checked here (that would read them back); one outside
+        // the plane matches no input element and contributes nothing.
+        let out = three(&grad_out.shape()[nb..], 1);
+        return gpu::max_pool_backward(grad_out, indices, three(&spatial, 1), out, None, input_shape);
+    }
     let plane: usize = spatial.iter().product();
     let idx = if indices.dtype() == DType::I64 { contiguous(indices)? } else { astype(indices, DType::I64)? };
     // SAFETY: idx is a contiguous int64 tensor.
@@ -329,6 +340,54 @@ pub fn max_pool_backward(
     finish(out, grad_out.dtype())
 }
 
+/// The windows of a max pooling, kept by autograd so that the GPU backward visits only
+/// the outputs whose windows contain each input element (without them it scans the
+/// whole output plane; the CPU scatters and never needs them).
+#[derive(Clone, Debug)]
+pub enum MaxWindows {
+    Fixed(PoolSpec),
+    Adaptive(Vec<Option<usize>>),
+}
+
+impl MaxWindows {
+    pub fn spatial_dims(&self) -> usize {
+        match self {
+            MaxWindows::Fixed(s) => s.kernel.len(),
+            MaxWindows::Adaptive(o) => o.len(),
+        }
+    }
+}
+
+/// [`max_pool_backward`] for indices from a max pooling with `windows`.
+pub fn max_pool_backward_windows(
+    grad_out: &Tensor,
+    indices: &Tensor,
+    input_shape: &[usize],
+    windows: &MaxWindows,
+) -> Result<Tensor> {
+    let k = windows.spatial_dims();
+    if !grad_out.device().is_gpu() {
+        return max_pool_backward(grad_out, indices, input_shape, Some(k));
+    }
+    let name = "max_pool_backward";
+    crate::ops::device::common_device(name, &[grad_out, indices])?;
+    let g = match windows {
+        MaxWindows::Fixed(spec) => geometry(name, input_shape, &spec.args())?,
+        MaxWindows::Adaptive(size) => adaptive_geometry(name, input_shape, size)?,
+    };
+    if grad_out.shape() != g.out_shape() || indices.shape() != grad_out.shape() {
+        bail!(
+            Value,
+            "{name}: grad_out {:?} and indices {:?} do not have the pooled shape {:?}",
+            grad_out.shape(),
+            indices.shape(),
+            g.out_shape()
+        );
+    }
+    let out = three(&g.out, 1);
+    gpu::max_pool_backward(grad_out, indices, g.input, out, Some(g.tables()), input_shape)
+}
+
 // ---- average pooling --------------------------------------------------------------------
 
 fn avg_with<F: Real>(x: &Tensor, g: &Geometry, div: Divisor) -> Result<Tensor> {
@@ -339,6 +398,9 @@ fn avg_with<F: Real>(x: &Tensor, g: &Geometry, div: Divisor) -> Result<Tensor> {
 }
 
 fn avg_run(name: &str, x: &Tensor, g: &Geometry, div: Divisor) -> Result<Tensor> {
+    if x.device().is_gpu() {
+        return gpu::avg_pool(x, g.input, g.tables(), div, &g.out_shape());
+    }
     let xc = float_input(x, name)?;
     let out = match xc.dtype() {
         DType::F64 => avg_with::<f64>(&xc, g, div)?,
@@ -356,6 +418,9 @@ fn avg_backward_run(name: &str, grad: &Tensor, g: &Geometry, div: Divisor) -> Re
             g.out_shape(),
             g.in_shape()
         );
+    }
+    if grad.device().is_gpu() {
+        return gpu::avg_pool_backward(grad, g.input, g.tables(), div, &g.in_shape());
     }
     let gc = float_input(grad, name)?;
     fn go<F: Real>(gc: &Tensor, g: &Geometry, div: Divisor) -> Result<Tensor> {
@@ -389,7 +454,6 @@ pub fn avg_pool(
     count_include_pad: bool,
     divisor_override: Option<i64>,
 ) -> Result<Tensor> {
-    crate::ops::device::cpu_only("avg_pool", &[x])?;
     let name = pool_name("avg_pool", args.kernel.len());
     let args = PoolArgs { dilation: &[1; 3][..args.kernel.len().min(3)], ..args.clone() };
     let g = geometry(&name, x.shape(), &args)?;
@@ -405,7 +469,6 @@ pub fn avg_pool_backward(
     count_include_pad: bool,
     divisor_override: Option<i64>,
 ) -> Result<Tensor> {
-    crate::ops::device::cpu_only("avg_pool backward", &[grad_out])?;
     let name = "avg_pool_backward";
     let args = PoolArgs { dilation: &[1; 3][..args.kernel.len().min(3)], ..args.clone() };
     let g = geometry(name, input_shape, &args)?;
@@ -415,7 +478,6 @@ pub fn avg_pool_backward(
 /// PyTorch's `adaptive_avg_pool{1,2,3}d`: output `o` averages `[floor(o*in/out),
 /// ceil((o+1)*in/out))` along each axis; `None` keeps that axis's size.
 pub fn adaptive_avg_pool(x: &Tensor, output_size: &[Option<usize>]) -> Result<Tensor> {
-    crate::ops::device::cpu_only("adaptive_avg_pool", &[x])?;
     let name = pool_name("adaptive_avg_pool", output_size.len());
     let g = adaptive_geometry(&name, x.shape(), output_size)?;
     avg_run(&name, x, &g, Divisor::Count)
@@ -425,7 +487,6 @@ pub fn adaptive_avg_pool(x: &Tensor, output_size: &[Option<usize>]) -> Result<Te
 /// from the first one where `grad_out` and `input_shape` differ (an unchanged dim pools
 /// as the identity, so the split never changes the result).
 pub fn adaptive_avg_pool_backward(grad_out: &Tensor, input_shape: &[usize]) -> Result<Tensor> {
-    crate::ops::device::cpu_only("adaptive_avg_pool backward", &[grad_out])?;
     let name = "adaptive_avg_pool_backward";
     let gs = grad_out.shape();
     if gs.len() != input_shape.len() || gs.is_empty() {

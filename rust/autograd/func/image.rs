@@ -17,7 +17,7 @@ use crate::ops::copy::{astype, contiguous};
 use crate::ops::index::{self as ix, IndexItem};
 use crate::ops::interpolate::{self as raw_interp, InterpMode};
 use crate::ops::pad::{self as raw_pad, PadMode};
-use crate::ops::pool::{self as raw_pool, PoolSpec};
+use crate::ops::pool::{self as raw_pool, MaxWindows, PoolSpec};
 
 /// A linear map of one tensor, replayable inside a backward closure.
 type Linear = Arc<dyn Fn(&Tensor) -> Result<Tensor> + Send + Sync>;
@@ -194,12 +194,12 @@ fn conv_weight_grad(g: &Tensor, x: &Tensor, weight_shape: &[usize], p: &ConvPara
 // ---- pooling -----------------------------------------------------------------------------
 
 /// Max pooling (fixed or adaptive windows): values, differentiable, and int64 indices.
-fn max_pooled(x: &Tensor, k: usize, (y, idx): (Tensor, Tensor)) -> Result<(Tensor, Tensor)> {
+fn max_pooled(x: &Tensor, windows: MaxWindows, (y, idx): (Tensor, Tensor)) -> Result<(Tensor, Tensor)> {
     if needs_grad(&[x]) && y.dtype().is_float() {
         let shape = x.shape().to_vec();
-        let plane: usize = shape[shape.len() - k..].iter().product();
+        let plane: usize = shape[shape.len() - windows.spatial_dims()..].iter().product();
         let (i1, i2) = (idx.clone(), idx.clone());
-        let scatter: Linear = Arc::new(move |g| raw_pool::max_pool_backward(g, &i1, &shape, Some(k)));
+        let scatter: Linear = Arc::new(move |g| raw_pool::max_pool_backward_windows(g, &i1, &shape, &windows));
         let gather: Linear = Arc::new(move |gz| gather_planes(gz, &i2, plane));
         record_linear(x, &y, "MaxPoolBackward", gather, "MaxPoolBackwardBackward", scatter);
     }
@@ -224,11 +224,11 @@ fn gather_planes(gz: &Tensor, indices: &Tensor, plane: usize) -> Result<Tensor> 
 }
 
 pub fn max_pool(x: &Tensor, spec: &PoolSpec) -> Result<(Tensor, Tensor)> {
-    max_pooled(x, spec.kernel.len(), raw_pool::max_pool(x, &spec.args())?)
+    max_pooled(x, MaxWindows::Fixed(spec.clone()), raw_pool::max_pool(x, &spec.args())?)
 }
 
 pub fn adaptive_max_pool(x: &Tensor, output_size: &[Option<usize>]) -> Result<(Tensor, Tensor)> {
-    max_pooled(x, output_size.len(), raw_pool::adaptive_max_pool(x, output_size)?)
+    max_pooled(x, MaxWindows::Adaptive(output_size.to_vec()), raw_pool::adaptive_max_pool(x, output_size)?)
 }
 
 pub fn avg_pool(x: &Tensor, spec: &PoolSpec, count_include_pad: bool, divisor: Option<i64>) -> Result<Tensor> {

@@ -3,6 +3,7 @@
 mod buffers;
 mod context;
 mod encoder;
+mod image;
 mod indexing;
 mod kernels;
 mod launch;
@@ -15,6 +16,10 @@ mod staging;
 mod transfer;
 
 pub use buffers::GpuBuffer;
+pub use image::{
+    avg_pool, avg_pool_backward, conv, conv_backward_input, conv_backward_weight, max_pool, max_pool_backward, pad,
+    pad_backward,
+};
 pub use indexing::{gather, scatter, scatter_add};
 pub use kernels::{arange, binary, binary_scalar, copy, fill, matmul, reduce, select, unary};
 pub use loss::{cross_entropy_grad, cross_entropy_rows};
