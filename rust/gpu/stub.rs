@@ -130,6 +130,8 @@ pub fn scatter(_: &Tensor, _: &Tensor, _: &Tensor, _: &Layout, _: usize) -> Resu
     unavailable()
 }
 pub fn scatter_add(_: &Tensor, _: usize, _: &Tensor, _: &Tensor) -> Result<()> {
+    unavailable()
+}
 
 // ---- image ops (backend/image.rs) --------------------------------------------------------
 
