@@ -54,10 +54,21 @@ def test_broadcast_and_casts_over_a_big_matrix(big, gpu_device):
     np.testing.assert_array_equal(flipped, m[::-1, 5:])
 
 
+def test_reductions_split_tensors_larger_than_a_binding(big, gpu_device):
+    x = fg.tensor(big).to(gpu_device)
+    np.testing.assert_allclose(x.sum().item(), big.astype(np.float64).sum(), rtol=1e-5)
+    assert x.max().item() == big.max()
+    m = x[: (big.size // 8) * 8].reshape(8, -1)
+    np.testing.assert_allclose(m.mean(axis=1).cpu().numpy(), big[: m.shape[0] * m.shape[1]].reshape(8, -1).mean(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(m.T.sum(axis=1).cpu().numpy()[:5], big[: m.numel()].reshape(8, -1).sum(axis=0)[:5], rtol=1e-6)
+    # A view that fits one binding is bound as a window of the big buffer.
+    np.testing.assert_allclose(x[-1000:].sum().item(), big[-1000:].sum(), rtol=1e-6)
+
+
 def test_kernels_that_cannot_split_say_so(big, gpu_device):
     x = fg.tensor(big).to(gpu_device)
     with pytest.raises(MemoryError, match="storage binding"):
-        x.sum()
+        fg.softmax(x, axis=0)
 
 
 def test_tensors_beyond_the_largest_buffer_are_refused(gpu_device):

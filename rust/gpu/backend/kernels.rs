@@ -354,9 +354,91 @@ pub fn select(
 /// Rows shorter than this are reduced by one workgroup each.
 const CHUNK: usize = 4096;
 
+/// The lowest and highest element offsets a layout reaches.
+fn reach(l: &Layout) -> (usize, usize) {
+    let (mut lo, mut hi) = (l.offset as isize, l.offset as isize);
+    for (&d, &s) in l.shape.iter().zip(&l.strides) {
+        let e = (d.max(1) as isize - 1) * s;
+        lo += e.min(0);
+        hi += e.max(0);
+    }
+    (lo as usize, hi as usize)
+}
+
 /// Reduces `x` over `axes`, keeping them as size-1 dims. `x` is non-empty.
+///
+/// The input is bound as the window of its buffer that it reaches, so a view into a
+/// buffer larger than one storage binding works when the view itself fits one; a bigger
+/// input is reduced in pieces along its outermost dim and the pieces' results combined.
 pub fn reduce(kind: ReduceKind, x: &Tensor, axes: &[usize]) -> Result<Tensor> {
     let ctx = context_of(&[x])?;
+    let max_bind = u64::from(ctx.limits.max_storage_buffer_binding_size);
+    let align = u64::from(ctx.limits.min_storage_buffer_offset_alignment);
+    let (lo, hi) = reach(x.layout());
+    if buffer(x)?.raw().size() > max_bind && ((hi - lo + 1) * 4) as u64 + align > max_bind {
+        return reduce_in_pieces(kind, x, axes, ((max_bind - align) / 4) as usize);
+    }
+    reduce_window(&ctx, kind, x, axes)
+}
+
+/// [`reduce`] of an input too large for one binding: split along the dim with the
+/// largest stride into pieces that fit, reduce each, then combine the partial results
+/// (when that dim is reduced) or place them side by side (when it is kept).
+fn reduce_in_pieces(kind: ReduceKind, x: &Tensor, axes: &[usize], cap: usize) -> Result<Tensor> {
+    let l = x.layout();
+    let d = (0..x.ndim()).filter(|&d| l.shape[d] > 1).max_by_key(|&d| l.strides[d].unsigned_abs()).unwrap_or(0);
+    let rest = {
+        let mut r = l.clone();
+        r.shape[d] = 1;
+        let (lo, hi) = reach(&r);
+        hi - lo + 1
+    };
+    let stride = l.strides[d].unsigned_abs().max(1);
+    if rest > cap {
+        bail!(
+            OutOfMemory,
+            "reduction over shape {:?}: one slice along its outermost dim exceeds a storage binding; make it contiguous first",
+            x.shape()
+        );
+    }
+    let len = ((cap - rest) / stride + 1).min(l.shape[d]);
+    let mut out_shape = x.shape().to_vec();
+    for &a in axes {
+        out_shape[a] = 1;
+    }
+    let index = buffer(x)?.ctx().index;
+    let reduced = axes.contains(&d);
+    let out = if reduced { None } else { Some(empty(&out_shape, x.dtype(), index)?) };
+    let mut acc: Option<Tensor> = None;
+    let mut start = 0;
+    while start < l.shape[d] {
+        let n = len.min(l.shape[d] - start);
+        let part = reduce(kind, &x.with_layout(l.narrow(d as i64, start as i64, n)?), axes)?;
+        match &out {
+            Some(o) => copy(&o.with_layout(o.layout().narrow(d as i64, start as i64, n)?), part.layout(), &part)?,
+            None => {
+                acc = Some(match acc {
+                    None => part,
+                    Some(a) => {
+                        let op = match kind {
+                            ReduceKind::Sum => BinaryOp::Add,
+                            ReduceKind::Prod => BinaryOp::Mul,
+                            ReduceKind::Max => BinaryOp::Maximum,
+                            ReduceKind::Min => BinaryOp::Minimum,
+                        };
+                        let sum = empty(a.shape(), a.dtype(), index)?;
+                        binary(op, &sum, &a, a.layout(), &part, part.layout())?;
+                        sum
+                    }
+                })
+            }
+        }
+        start += n;
+    }
+    Ok(out.or(acc).expect("at least one piece"))
+}
+
+fn reduce_window(ctx: &Arc<Context>, kind: ReduceKind, x: &Tensor, axes: &[usize]) -> Result<Tensor> {
     let index = ctx.index;
     let l = x.layout();
     let kept: Vec<usize> = (0..x.ndim()).filter(|d| !axes.contains(d)).collect();
@@ -373,18 +455,32 @@ pub fn reduce(kind: ReduceKind, x: &Tensor, axes: &[usize]) -> Result<Tensor> {
     let chunk_len = row_len.div_ceil(chunks);
     let chunks = row_len.div_ceil(chunk_len);
     let subs = reduce_subs(kind, x.dtype());
-    let p = pipeline(&ctx, Family::Reduce, "main", &subs)?;
+    let p = pipeline(ctx, Family::Reduce, "main", &subs)?;
     let mut out_shape = x.shape().to_vec();
     for &a in axes {
         out_shape[a] = 1;
     }
     let out = empty(&[rows], x.dtype(), index)?;
     let first = if chunks == 1 { out.clone() } else { empty(&[rows * chunks], x.dtype(), index)? };
-    let md = reduce_md(rows, row_len, chunks, chunk_len, l.offset, &kshape, &kstrides, &rshape, &rstrides)?;
-    launch(&ctx, &p, &md, &[buffer(&first)?.raw(), buffer(x)?.raw()], grid(&ctx, (rows * chunks) as u64)?)?;
+    // Bind only the part of x's buffer the view reaches (see `reduce`).
+    let src = buffer(x)?.raw();
+    let (lo, hi) = reach(l);
+    let align = u64::from(ctx.limits.min_storage_buffer_offset_alignment);
+    let (start, end) = if src.size() > u64::from(ctx.limits.max_storage_buffer_binding_size) {
+        (lo as u64 * 4 / align * align, ((hi as u64 + 1) * 4).min(src.size()))
+    } else {
+        (0, src.size())
+    };
+    let offset = l.offset - (start / 4) as usize;
+    let md = reduce_md(rows, row_len, chunks, chunk_len, offset, &kshape, &kstrides, &rshape, &rstrides)?;
+    let windows = [
+        Window { buffer: buffer(&first)?.raw(), offset: 0, size: None },
+        Window { buffer: src, offset: start, size: Some(end - start) },
+    ];
+    launch_windows(ctx, &p, &md, &windows, grid(ctx, (rows * chunks) as u64)?)?;
     if chunks > 1 {
         let md = reduce_md(rows, chunks, 1, chunks, 0, &[rows], &[chunks as isize], &[chunks], &[1])?;
-        launch(&ctx, &p, &md, &[buffer(&out)?.raw(), buffer(&first)?.raw()], grid(&ctx, rows as u64)?)?;
+        launch(ctx, &p, &md, &[buffer(&out)?.raw(), buffer(&first)?.raw()], grid(ctx, rows as u64)?)?;
     }
     Ok(out.with_layout(Layout::contiguous(&out_shape)?))
 }
