@@ -92,6 +92,44 @@ fn rem_f32(x: f32, y: f32) -> f32 {
     return select(r, r + y, (r != 0.0) && ((r < 0.0) != (y < 0.0)));
 }
 
+// sqrt(x^2 + y^2) scaled by the larger magnitude, so it neither overflows nor
+// underflows where the result is representable (as C's hypot).
+fn hypot_f32(x: f32, y: f32) -> f32 {
+    let a = abs(x);
+    let b = abs(y);
+    let m = max(a, b);
+    if (f32_is_inf(a) || f32_is_inf(b)) {
+        return a + b; // inf, even when the other operand is NaN
+    }
+    if (m == 0.0 || f32_is_nan(m)) {
+        return m + min(a, b);
+    }
+    let r = min(a, b) / m;
+    return m * sqrt(1.0 + r * r);
+}
+
+// The next float after x toward y, on the bit patterns (arithmetic could flush the
+// subnormal results to zero): floats ordered as integers by `order_key`.
+fn order_key(b: u32) -> u32 {
+    return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+fn nextafter_f32(x: f32, y: f32) -> f32 {
+    let bx = bitcast<u32>(x);
+    let by = bitcast<u32>(y);
+    if (f32_is_nan(x) || f32_is_nan(y)) {
+        return bitcast<f32>(bx | by | 0x7fc00000u);
+    }
+    if (bx == by || ((bx | by) & 0x7fffffffu) == 0u) {
+        return y;
+    }
+    if ((bx & 0x7fffffffu) == 0u) {
+        return bitcast<f32>((by & 0x80000000u) | 1u); // the smallest subnormal toward y
+    }
+    let kx = order_key(bx);
+    let k = select(kx - 1u, kx + 1u, kx < order_key(by));
+    return bitcast<f32>(select(~k, k & 0x7fffffffu, (k & 0x80000000u) != 0u));
+}
+
 fn op(x: {{T}}, y: {{T}}) -> {{O}} {
     return {{EXPR}};
 }
