@@ -127,7 +127,7 @@ fn run_elementwise(
     buffers: &[&wgpu::Buffer],
 ) -> Result<()> {
     let n: usize = shape.iter().product();
-    let max_bind = u64::from(ctx.limits.max_storage_buffer_binding_size);
+    let max_bind = ctx.limits.max_storage_buffer_binding_size;
     if n == 0 || buffers.iter().all(|b| b.size() <= max_bind) {
         let md = elementwise_md(shape, layouts, params)?;
         return launch_elementwise(ctx, family, entry, subs, &md, buffers, n);
@@ -372,7 +372,7 @@ fn reach(l: &Layout) -> (usize, usize) {
 /// input is reduced in pieces along its outermost dim and the pieces' results combined.
 pub fn reduce(kind: ReduceKind, x: &Tensor, axes: &[usize]) -> Result<Tensor> {
     let ctx = context_of(&[x])?;
-    let max_bind = u64::from(ctx.limits.max_storage_buffer_binding_size);
+    let max_bind = ctx.limits.max_storage_buffer_binding_size;
     let align = u64::from(ctx.limits.min_storage_buffer_offset_alignment);
     let (lo, hi) = reach(x.layout());
     if buffer(x)?.raw().size() > max_bind && ((hi - lo + 1) * 4) as u64 + align > max_bind {
@@ -466,7 +466,7 @@ fn reduce_window(ctx: &Arc<Context>, kind: ReduceKind, x: &Tensor, axes: &[usize
     let src = buffer(x)?.raw();
     let (lo, hi) = reach(l);
     let align = u64::from(ctx.limits.min_storage_buffer_offset_alignment);
-    let (start, end) = if src.size() > u64::from(ctx.limits.max_storage_buffer_binding_size) {
+    let (start, end) = if src.size() > ctx.limits.max_storage_buffer_binding_size {
         (lo as u64 * 4 / align * align, ((hi as u64 + 1) * 4).min(src.size()))
     } else {
         (0, src.size())

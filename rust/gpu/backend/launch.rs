@@ -18,7 +18,7 @@ pub fn launch(
     buffers: &[&wgpu::Buffer],
     groups: [u32; 3],
 ) -> Result<()> {
-    let max = u64::from(ctx.limits.max_storage_buffer_binding_size);
+    let max = ctx.limits.max_storage_buffer_binding_size;
     if let Some(big) = buffers.iter().find(|b| b.size() > max) {
         bail!(
             OutOfMemory,
