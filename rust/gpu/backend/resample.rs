@@ -102,11 +102,11 @@ pub fn resample_backward(g: &Tensor, taps: &[Vec<Tap<f32>>], two: [bool; 3], in_
     let output = [taps[0].len(), taps[1].len(), taps[2].len()];
     let mut md = header(planes, input, output, two)?;
     push_taps(&mut md, taps)?;
-    for a in 0..3 {
+    for (a, axis) in taps.iter().enumerate() {
         md[13 + a] = small(md.len())?;
         // [first, last + 1) of the outputs whose taps touch each input index.
         let mut ranges = vec![(u32::MAX, 0u32); input[a]];
-        for (o, t) in taps[a].iter().enumerate() {
+        for (o, t) in axis.iter().enumerate() {
             let used = if two[a] { &t.i[..] } else { &t.i[..1] };
             for &i in used {
                 let r = &mut ranges[i];
