@@ -10,6 +10,7 @@ mod dtypes;
 mod exprs;
 mod shaders;
 mod shaders_rows;
+mod shaders_sort;
 
 pub use dtypes::{check_dtype, wgsl_type};
 pub use exprs::{binary_expr, cast_expr, combine_expr, unary_expr};

@@ -29,6 +29,9 @@ pub enum Family {
     Pool,
     PoolMax,
     Pad,
+    Sort,
+    Sorted,
+    Resample,
 }
 
 impl Family {
@@ -52,6 +55,9 @@ impl Family {
             Family::Pool => "pool.wgsl",
             Family::PoolMax => "pool_max.wgsl",
             Family::Pad => "pad.wgsl",
+            Family::Sort => "sort.wgsl",
+            Family::Sorted => "sorted.wgsl",
+            Family::Resample => "resample.wgsl",
         }
     }
 
@@ -75,6 +81,9 @@ impl Family {
             Family::Pool => include_str!("../../shaders/pool.wgsl"),
             Family::PoolMax => include_str!("../../shaders/pool_max.wgsl"),
             Family::Pad => include_str!("../../shaders/pad.wgsl"),
+            Family::Sort => include_str!("../../shaders/sort.wgsl"),
+            Family::Sorted => include_str!("../../shaders/sorted.wgsl"),
+            Family::Resample => include_str!("../../shaders/resample.wgsl"),
         }
     }
 
@@ -99,6 +108,9 @@ impl Family {
             Family::Conv => &["unfold", "fold"],
             Family::Pool => &["avg_forward", "avg_backward", "max_backward"],
             Family::Pad => &["gather", "scatter_sum"],
+            Family::Sort => &["local_sort", "global_step", "local_merge"],
+            Family::Sorted => &["search", "boundaries", "compact", "counts"],
+            Family::Resample => &["nearest", "linear", "backward"],
             _ => &["main"],
         }
     }
@@ -230,6 +242,7 @@ pub fn variants() -> Vec<(String, String, Vec<&'static str>)> {
     push("pool f32".into(), Family::Pool, Vec::new());
     push("pad (any 4-byte dtype)".into(), Family::Pad, Vec::new());
     out.extend(super::shaders_rows::row_variants());
+    out.extend(super::shaders_sort::sort_variants());
     out
 }
 

@@ -133,6 +133,30 @@ pub fn scatter_add(_: &Tensor, _: usize, _: &Tensor, _: &Tensor) -> Result<()> {
     unavailable()
 }
 
+// Sort-type kernels (backend/sort.rs, backend/sorted.rs).
+pub fn sort(_: &Tensor, _: usize, _: bool) -> Result<(Tensor, Tensor)> {
+    unavailable()
+}
+pub fn searchsorted(_: &Tensor, _: &Tensor, _: bool) -> Result<Tensor> {
+    unavailable()
+}
+pub fn unique(_: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+    unavailable()
+}
+
+// Interpolation (backend/resample.rs).
+use crate::cpu::resample::Tap;
+
+pub fn resample_nearest(_: &Tensor, _: &[Vec<usize>], _: &[usize]) -> Result<Tensor> {
+    unavailable()
+}
+pub fn resample_linear(_: &Tensor, _: &[Vec<Tap<f32>>], _: [bool; 3], _: &[usize]) -> Result<Tensor> {
+    unavailable()
+}
+pub fn resample_backward(_: &Tensor, _: &[Vec<Tap<f32>>], _: [bool; 3], _: &[usize]) -> Result<Tensor> {
+    unavailable()
+}
+
 // ---- image ops (backend/image.rs) --------------------------------------------------------
 
 use crate::cpu::conv::Geom;

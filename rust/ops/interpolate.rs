@@ -177,6 +177,58 @@ fn scatter_with<F: Real>(g: &Tensor, input: [usize; 3], maps: &[Vec<usize>], sha
     Ok(gin)
 }
 
+/// Taps per axis for the GPU: nearest maps as single taps of weight 1.
+fn gpu_taps(
+    mode: InterpMode,
+    input: &[usize],
+    size: &[usize],
+    align: bool,
+    scales: Option<&[f64]>,
+) -> (Vec<Vec<Tap<f32>>>, [bool; 3]) {
+    if mode.is_linear() {
+        return linear_plan::<f32>(input, size, align, scales);
+    }
+    let maps = nearest_maps(mode, input, size, scales);
+    let taps = maps.iter().map(|m| m.iter().map(|&i| Tap { i: [i, i], l: [1.0, 0.0] }).collect()).collect();
+    (taps, [false; 3])
+}
+
+/// The GPU forward: nearest modes copy words (any GPU dtype); linear modes need float32
+/// (the GPU holds no other float).
+fn gpu_forward(
+    x: &Tensor,
+    out_shape: &[usize],
+    mode: InterpMode,
+    align: bool,
+    scales: Option<&[f64]>,
+) -> Result<Tensor> {
+    let (input, size) = (&x.shape()[2..], &out_shape[2..]);
+    let xc = contiguous(x)?;
+    if mode.is_linear() {
+        if x.dtype() != DType::F32 {
+            bail!(Type, "interpolate ({}): needs a floating-point tensor, got {}", mode.name(), x.dtype());
+        }
+        let (taps, two) = linear_plan::<f32>(input, size, align, scales);
+        return crate::gpu::resample_linear(&xc, &taps, two, out_shape);
+    }
+    crate::gpu::resample_nearest(&xc, &nearest_maps(mode, input, size, scales), out_shape)
+}
+
+/// The GPU backward: a gather per input element over the outputs that read it.
+fn gpu_backward(
+    g: &Tensor,
+    input_shape: &[usize],
+    mode: InterpMode,
+    align: bool,
+    scales: Option<&[f64]>,
+) -> Result<Tensor> {
+    if g.dtype() != DType::F32 {
+        bail!(Type, "interpolate_backward: needs a floating-point tensor, got {}", g.dtype());
+    }
+    let (taps, two) = gpu_taps(mode, &input_shape[2..], &g.shape()[2..], align, scales);
+    crate::gpu::resample_backward(&contiguous(g)?, &taps, two, input_shape)
+}
+
 /// PyTorch's `F.interpolate(x, size, mode=..., align_corners=...)` with the output's
 /// spatial `size` already resolved. `scales` (one per spatial dim) are the scale factors
 /// the user gave, if any; like PyTorch, coordinates then use `1/scale` instead of
@@ -189,11 +241,13 @@ pub fn interpolate(
     align_corners: Option<bool>,
     scales: Option<&[f64]>,
 ) -> Result<Tensor> {
-    crate::ops::device::cpu_only("interpolate", &[x])?;
     let name = "interpolate";
     let align = check(name, x.shape(), size, mode, align_corners, scales)?;
     let out_shape: Vec<usize> = [&x.shape()[..2], size].concat();
     let input = &x.shape()[2..];
+    if x.device().is_gpu() && mode != InterpMode::Area {
+        return gpu_forward(x, &out_shape, mode, align, scales);
+    }
     match mode {
         InterpMode::Area => adaptive_avg_pool(x, &size.iter().map(|&s| Some(s)).collect::<Vec<_>>()),
         InterpMode::Nearest | InterpMode::NearestExact => {
@@ -234,7 +288,6 @@ pub fn interpolate_backward(
     align_corners: Option<bool>,
     scales: Option<&[f64]>,
 ) -> Result<Tensor> {
-    crate::ops::device::cpu_only("interpolate backward", &[grad_out])?;
     let name = "interpolate_backward";
     let gs = grad_out.shape();
     if gs.len() != input_shape.len() || gs.len() < 3 || gs[..2] != input_shape[..2] {
@@ -243,6 +296,9 @@ pub fn interpolate_backward(
     let size = &gs[2..];
     let align = check(name, input_shape, size, mode, align_corners, scales)?;
     let input = &input_shape[2..];
+    if grad_out.device().is_gpu() && mode != InterpMode::Area {
+        return gpu_backward(grad_out, input_shape, mode, align, scales);
+    }
     match mode {
         InterpMode::Area => adaptive_avg_pool_backward(grad_out, input_shape),
         InterpMode::Nearest | InterpMode::NearestExact => {

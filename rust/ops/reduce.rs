@@ -6,7 +6,7 @@ use crate::bail;
 use crate::core::{default_float, normalize_axis, DType, Layout, Result, Scalar, Tensor};
 use crate::cpu::reduce::{reduce as run, Max, Min, Prod, Sum};
 use crate::cpu::strided::MultiPlan;
-use crate::ops::copy::{astype, fill};
+use crate::ops::copy::{astype, contiguous, fill};
 use crate::ops::elementwise::{binary, unary, Operand};
 use crate::ops::table::{BinaryOp, UnaryOp};
 use crate::with_dtype;
@@ -330,9 +330,14 @@ pub fn cumulative(x: &Tensor, axis: Option<i64>, prod: bool, dtype: Option<DType
 
 /// Stable sort along `axis`: (values, indices).
 pub fn sort(x: &Tensor, axis: i64, descending: bool) -> Result<(Tensor, Tensor)> {
-    crate::ops::device::cpu_only("sort", &[x])?;
     let src = if x.ndim() == 0 { x.reshape(&[1])? } else { x.clone() };
     let a = normalize_axis(axis, src.ndim())?;
+    let shape: Vec<i64> = x.shape().iter().map(|&d| d as i64).collect();
+    if src.device().is_gpu() {
+        // int32 indices: the GPU holds no int64 (as argmax there).
+        let (v, i) = crate::gpu::sort(&src, a, descending)?;
+        return Ok((contiguous(&v)?.reshape(&shape)?, contiguous(&i)?.reshape(&shape)?));
+    }
     let vals = Tensor::for_overwrite(src.shape(), src.dtype())?;
     let idx = Tensor::for_overwrite(src.shape(), DType::I64)?;
     if src.numel() > 0 {
@@ -348,22 +353,22 @@ pub fn sort(x: &Tensor, axis: i64, descending: bool) -> Result<(Tensor, Tensor)>
             })
         });
     }
-    let shape = x.shape().to_vec();
-    Ok((
-        vals.reshape(&shape.iter().map(|&d| d as i64).collect::<Vec<_>>())?,
-        idx.reshape(&shape.iter().map(|&d| d as i64).collect::<Vec<_>>())?,
-    ))
+    Ok((vals.reshape(&shape)?, idx.reshape(&shape)?))
 }
 
 /// For each value, the insertion point into the sorted 1-D `seq` (numpy's searchsorted).
 pub fn searchsorted(seq: &Tensor, values: &Tensor, right: bool) -> Result<Tensor> {
-    crate::ops::device::cpu_only("searchsorted", &[seq, values])?;
+    let gpu = crate::ops::device::common_device("searchsorted", &[seq, values])?.is_gpu();
     if seq.ndim() != 1 {
         bail!(Value, "searchsorted: the sorted sequence must be 1-D, got shape {:?}", seq.shape());
     }
     let dt = crate::core::promote(seq.dtype(), values.dtype());
     let s = astype(seq, dt)?;
     let v = astype(values, dt)?;
+    if gpu {
+        // int32 positions: the GPU holds no int64.
+        return crate::gpu::searchsorted(&contiguous(&s)?, &contiguous(&v)?, right);
+    }
     let out = Tensor::for_overwrite(values.shape(), DType::I64)?;
     with_dtype!(dt, T => {
         // SAFETY: fresh contiguous tensors of the stated lengths.
@@ -383,8 +388,17 @@ pub fn searchsorted(seq: &Tensor, values: &Tensor, right: bool) -> Result<Tensor
 /// Sorted unique values of the flattened tensor, with the inverse indices (into the
 /// unique values, shaped like `x`) and the counts.
 pub fn unique(x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
-    crate::ops::device::cpu_only("unique", &[x])?;
     let flat = x.reshape(&[-1])?;
+    let shape: Vec<i64> = x.shape().iter().map(|&d| d as i64).collect();
+    if x.device().is_gpu() {
+        if flat.numel() == 0 {
+            let dev = x.device();
+            let empty = |d: DType| crate::ops::create::full_on(&[0], Scalar::Int(0), d, dev);
+            return Ok((empty(x.dtype())?, empty(DType::I32)?.reshape(&shape)?, empty(DType::I32)?));
+        }
+        let (u, inverse, counts) = crate::gpu::unique(&flat)?;
+        return Ok((u, inverse.reshape(&shape)?, counts));
+    }
     let (vals, idx) = sort(&flat, 0, false)?;
     let n = flat.numel();
     let inverse = Tensor::for_overwrite(&[n], DType::I64)?;
@@ -406,6 +420,5 @@ pub fn unique(x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
         }
         (Tensor::from_vec(&u, &[u.len()])?, Tensor::from_vec(&c, &[c.len()])?)
     });
-    let shape: Vec<i64> = x.shape().iter().map(|&d| d as i64).collect();
     Ok((uniq, inverse.reshape(&shape)?, counts))
 }

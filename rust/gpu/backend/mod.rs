@@ -11,7 +11,10 @@ mod loss;
 mod optim;
 mod pipelines;
 mod registry;
+mod resample;
 mod rows;
+mod sort;
+mod sorted;
 mod staging;
 mod transfer;
 
@@ -25,7 +28,10 @@ pub use kernels::{arange, binary, binary_scalar, copy, fill, matmul, reduce, sel
 pub use loss::{cross_entropy_grad, cross_entropy_rows};
 pub use optim::optimizer_step;
 pub use registry::{adapters, check_index, default_index, is_available};
+pub use resample::{resample_backward, resample_linear, resample_nearest};
 pub use rows::{arg_extreme, cumulative, softmax};
+pub use sort::sort;
+pub use sorted::{searchsorted, unique};
 pub use transfer::{download, empty, upload};
 
 /// Submits all queued GPU work and waits for it (every adapter in use).

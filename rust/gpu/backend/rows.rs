@@ -12,15 +12,15 @@ use crate::gpu::shaders::Family;
 use crate::gpu::shaders_rows::{argreduce_subs, scan_subs};
 
 /// The rows of a tensor along axis `a`: the other dims (size-1 ones dropped) index them.
-struct Rows {
-    count: usize,
-    len: usize,
+pub(super) struct Rows {
+    pub count: usize,
+    pub len: usize,
     /// The kept dims' sizes, and their strides in each of the layouts given.
-    shape: Vec<u32>,
-    strides: Vec<Vec<u32>>,
+    pub shape: Vec<u32>,
+    pub strides: Vec<Vec<u32>>,
 }
 
-fn rows_of(a: usize, layouts: &[&Layout]) -> Result<Rows> {
+pub(super) fn rows_of(a: usize, layouts: &[&Layout]) -> Result<Rows> {
     let shape = &layouts[0].shape;
     let mut kshape = Vec::new();
     let mut kstrides = vec![Vec::new(); layouts.len()];
