@@ -11,7 +11,7 @@ mod exprs;
 mod shaders;
 mod shaders_rows;
 
-pub use dtypes::{check_dtype, wgsl_type};
+pub use dtypes::{check_dtype, compute_type, element_size, no_f16, wgsl_type};
 pub use exprs::{binary_expr, cast_expr, combine_expr, unary_expr};
 pub use shaders::{source, variants, Family};
 
