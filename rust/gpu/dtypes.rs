@@ -68,10 +68,7 @@ pub fn check_dtype(d: DType, what: &str) -> Result<()> {
 /// reductions and matmul).
 pub fn no_f16(d: DType, what: &str) -> Result<()> {
     if d == DType::F16 {
-        bail!(
-            Runtime,
-            "{what} is not implemented on the GPU for float16 tensors yet; convert first, e.g. t.float()"
-        );
+        bail!(Runtime, "{what} is not implemented on the GPU for float16 tensors yet; convert first, e.g. t.float()");
     }
     Ok(())
 }

@@ -9,8 +9,8 @@ use super::buffers::GpuBuffer;
 use super::kernels::{buffer, copy};
 use super::registry::context;
 use super::staging::read_bytes;
-use crate::core::{DType, Layout, Result, Storage, Tensor};
 use crate::bail;
+use crate::core::{DType, Layout, Result, Storage, Tensor};
 use crate::gpu::{check_dtype, element_size};
 use crate::ops::copy::{astype, contiguous};
 
