@@ -1,10 +1,12 @@
 // Elementwise binary ops with broadcasting: out[view] = OP(a[view], b[view]). Broadcast
 // operands arrive with stride 0 on the broadcast dims, so one strided walk serves all.
-// Placeholders: T operand element type, O output element type, EXPR the op
-// as an expression of `x` and `y` (table in rust/gpu/exprs.rs).
+// Placeholders: T operand element type, O output element type, TC and OC the types
+// the op computes in (f32 for f16 storage, else the storage types), EXPR the op as
+// an expression of `x` and `y` (table in rust/gpu/exprs.rs).
 // md: [n, ndim, out_off, a_off, b_off, shape[ndim], out_strides, a_strides, b_strides]
 // The `scalar` entry takes b (or a, when `scalar_first`) from the metadata instead:
-// md: [n, ndim, out_off, a_off, value bits, scalar_first, shape, out_strides, a_strides];
+// md: [n, ndim, out_off, a_off, value bits (as a TC), scalar_first, shape, out_strides,
+// a_strides];
 // `scalar_inplace` is the same with the result written over a's own elements.
 @group(0) @binding(1) var<storage, read_write> dst: array<{{O}}>;
 @group(0) @binding(2) var<storage, read> lhs: array<{{T}}>;
@@ -130,7 +132,7 @@ fn nextafter_f32(x: f32, y: f32) -> f32 {
     return bitcast<f32>(select(~k, k & 0x7fffffffu, (k & 0x80000000u) != 0u));
 }
 
-fn op(x: {{T}}, y: {{T}}) -> {{O}} {
+fn op(x: {{TC}}, y: {{TC}}) -> {{OC}} {
     return {{EXPR}};
 }
 
@@ -144,16 +146,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let o = strided_offset(i, nd, 5u, 5u + nd, md[2]);
     let a = strided_offset(i, nd, 5u, 5u + 2u * nd, md[3]);
     let b = strided_offset(i, nd, 5u, 5u + 3u * nd, md[4]);
-    dst[o] = op(lhs[a], rhs[b]);
+    dst[o] = {{O}}(op({{TC}}(lhs[a]), {{TC}}(rhs[b])));
 }
 
-// The scalar operand as a T value: `md[4]` holds its bit pattern.
-fn with_scalar(v: {{T}}) -> {{O}} {
-    let s = bitcast<{{T}}>(md[4]);
+// The scalar operand as a TC value: `md[4]` holds its bit pattern.
+fn with_scalar(v: {{TC}}) -> {{O}} {
+    let s = bitcast<{{TC}}>(md[4]);
+    var r: {{OC}};
     if (md[5] != 0u) {
-        return op(s, v);
+        r = op(s, v);
+    } else {
+        r = op(v, s);
     }
-    return op(v, s);
+    return {{O}}(r);
 }
 
 @compute @workgroup_size(256)
@@ -165,11 +170,12 @@ fn scalar(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     let nd = md[1];
     let o = strided_offset(i, nd, 6u, 6u + nd, md[2]);
     let a = strided_offset(i, nd, 6u, 6u + 2u * nd, md[3]);
-    dst[o] = with_scalar(lhs[a]);
+    dst[o] = with_scalar({{TC}}(lhs[a]));
 }
 
 // Reads and writes through `dst` only (WebGPU cannot bind one buffer twice); used when
-// T and O agree, so `dst` holds the operand.
+// T and O agree, so `dst` holds the operand (the conversion to TC is then exact; for
+// other T/O pairs it only has to compile).
 @compute @workgroup_size(256)
 fn scalar_inplace(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = linear_id(gid, nwg);
@@ -178,5 +184,5 @@ fn scalar_inplace(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
     }
     let nd = md[1];
     let o = strided_offset(i, nd, 6u, 6u + nd, md[2]);
-    dst[o] = with_scalar(bitcast<{{T}}>(dst[o]));
+    dst[o] = with_scalar({{TC}}(dst[o]));
 }

@@ -1,5 +1,6 @@
 // Fill and arange, through the destination's strides (so views can be filled in place).
-// Placeholder: T the element type. The values travel as bit patterns in md.
+// Placeholders: T the element type, C the type the values travel and arange computes
+// in (f32 for f16 storage, rounded once on store; else T). Values are bit patterns in md.
 // md: [n, ndim, out_offset, value_bits, step_bits, shape[ndim], out_strides[ndim]]
 // fill: out = value; arange: out = value + T(i) * step (wrapping for integers).
 @group(0) @binding(1) var<storage, read_write> dst: array<{{T}}>;
@@ -11,7 +12,7 @@ fn fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         return;
     }
     let nd = md[1];
-    dst[strided_offset(i, nd, 5u, 5u + nd, md[2])] = bitcast<{{T}}>(md[3]);
+    dst[strided_offset(i, nd, 5u, 5u + nd, md[2])] = {{T}}(bitcast<{{C}}>(md[3]));
 }
 
 @compute @workgroup_size(256)
@@ -21,6 +22,6 @@ fn arange(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
         return;
     }
     let nd = md[1];
-    let v = bitcast<{{T}}>(md[3]) + {{T}}(i) * bitcast<{{T}}>(md[4]);
-    dst[strided_offset(i, nd, 5u, 5u + nd, md[2])] = v;
+    let v = bitcast<{{C}}>(md[3]) + {{C}}(i) * bitcast<{{C}}>(md[4]);
+    dst[strided_offset(i, nd, 5u, 5u + nd, md[2])] = {{T}}(v);
 }

@@ -1,11 +1,13 @@
 // Elementwise unary ops: out[view] = OP(x[view]).
-// Placeholders: T input element type, O output element type, EXPR the op
-// as an expression of `x` (rust/gpu/exprs.rs holds the table, one line per op).
+// Placeholders: T input element type, O output element type, TC and OC the types
+// the op computes in (f32 for f16 storage: widened on load, rounded once on store;
+// the storage types otherwise), EXPR the op as an expression of `x` (rust/gpu/exprs.rs
+// holds the table, one line per op).
 // md: [n, ndim, out_offset, x_offset, shape[ndim], out_strides[ndim], x_strides[ndim]]
 @group(0) @binding(1) var<storage, read_write> dst: array<{{O}}>;
 @group(0) @binding(2) var<storage, read> src: array<{{T}}>;
 
-fn op(x: {{T}}) -> {{O}} {
+fn op(x: {{TC}}) -> {{OC}} {
     return {{EXPR}};
 }
 
@@ -18,5 +20,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let nd = md[1];
     let o = strided_offset(i, nd, 4u, 4u + nd, md[2]);
     let s = strided_offset(i, nd, 4u, 4u + 2u * nd, md[3]);
-    dst[o] = op(src[s]);
+    dst[o] = {{O}}(op({{TC}}(src[s])));
 }

@@ -96,7 +96,7 @@ def test_device_spellings_and_creation_on_gpu():
         fg.zeros(2, device="gpu:99")
 
 
-@pytest.mark.parametrize("dtype, advice", [("float64", "float32"), ("int64", "int32"), ("float16", "float32"),
+@pytest.mark.parametrize("dtype, advice", [("float64", "float32"), ("int64", "int32"), ("bfloat16", "float32"),
                                            ("int8", "int32"), ("uint64", "uint32")])
 def test_dtypes_the_gpu_cannot_hold_raise_type_error_with_advice(dtype, advice):
     t = fg.zeros(3, dtype=getattr(fg, dtype))

@@ -5,7 +5,9 @@ pipeline under two independent WebGPU implementations, wgpu-py (naga) and wgpuda
 dispatch code. A shader that only one compiler accepts is a bug.
 
 Each runtime is skipped when its package is not installed or sees no adapter, unless
-FERROGRAD_REQUIRE_GPU=1 (CI), which turns that into a failure.
+FERROGRAD_REQUIRE_GPU=1 (CI), which turns that into a failure. The float16 variants
+(texts that start with `enable f16;`) need a device opened with shader-f16: each runtime
+requests it when its adapter offers it, and otherwise skips those variants only, saying so.
 """
 
 from __future__ import annotations
@@ -23,13 +25,15 @@ from ferrograd import _core
 SHADERS = Path(__file__).resolve().parents[1] / "shaders"
 REQUIRED = os.environ.get("FERROGRAD_REQUIRE_GPU") == "1"
 RUNTIMES = ["wgpu", "wgpudawn"]
+F16 = "shader-f16"
 
 
 def _device(name: str):
     try:
         mod = importlib.import_module(name)
         adapter = mod.gpu.request_adapter_sync(power_preference="high-performance")
-        return mod, adapter.request_device_sync()
+        features = [F16] if F16 in adapter.features else []
+        return mod, adapter.request_device_sync(required_features=features)
     except Exception as e:  # noqa: BLE001  (import error, no adapter, driver refusal)
         if REQUIRED:
             raise
@@ -52,17 +56,35 @@ def test_every_shader_file_is_used():
         assert family.removesuffix(".wgsl") in labels, f"{family} has no variant"
 
 
+def _needs_f16(source: str) -> bool:
+    return source.startswith("enable f16;")
+
+
+def test_float16_variants_are_listed():
+    labels = [label for label, source, _ in VARIANTS if _needs_f16(source)]
+    for family in ["copy", "fill", "unary", "binary", "select", "reduce"]:
+        assert any(label.startswith(family) for label in labels), f"no float16 {family} variant"
+    assert all("float16" in label for label in labels)
+
+
 def test_every_variant_compiles(runtime):
     mod, device = runtime
+    f16 = F16 in device.features
+    if not f16:
+        print(f"{mod.__name__}: the adapter lacks {F16}; skipping the float16 variants only")
     failures = []
+    compiled = 0
     for label, source, entry_points in VARIANTS:
+        if _needs_f16(source) and not f16:
+            continue
+        compiled += 1
         try:
             module = device.create_shader_module(code=source)
             for ep in entry_points:
                 device.create_compute_pipeline(layout="auto", compute={"module": module, "entry_point": ep})
         except Exception as e:  # noqa: BLE001
             failures.append(f"{label}: {str(e)[:400]}")
-    assert not failures, f"{len(failures)} of {len(VARIANTS)} variants failed:\n" + "\n".join(failures[:5])
+    assert not failures, f"{len(failures)} of {compiled} variants failed:\n" + "\n".join(failures[:5])
 
 
 def _source(label: str) -> str:
@@ -117,3 +139,16 @@ def test_reduce_sum_rows_in_workgroup_memory(runtime):
     md = [2, 1000, 1, 1000, 1, 1, 0, 2, 1000, 1000, 1]
     got = np.frombuffer(_run(runtime, "reduce Sum float32", "main", md, 2, [x], 2), np.float32)
     np.testing.assert_array_equal(got, x.sum(axis=1))
+
+
+def test_float16_add_and_widening_copy(runtime):
+    mod, device = runtime
+    if F16 not in device.features:
+        pytest.skip(f"{mod.__name__}: the adapter lacks {F16}")
+    a = np.linspace(-4, 4, 64).astype(np.float16)
+    b = (np.arange(64) / 7).astype(np.float16)
+    # Computed in f32, rounded once to f16 (as the CPU and numpy do for float16).
+    got = np.frombuffer(_run(runtime, "binary add float16", "main", [64, 0, 0, 0, 0], 32, [a, b], 1), np.float16)
+    np.testing.assert_array_equal(got, (a.astype(np.float32) + b.astype(np.float32)).astype(np.float16))
+    got = np.frombuffer(_run(runtime, "copy float16->float32", "main", [64, 0, 0, 0], 64, [a], 1), np.float32)
+    np.testing.assert_array_equal(got, a.astype(np.float32))

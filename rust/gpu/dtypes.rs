@@ -1,17 +1,39 @@
-//! Which dtypes a GPU tensor may have, and how each is stored. WGSL has 32-bit scalars
-//! only (f16 behind an optional feature), so float32, int32, uint32 live as themselves
-//! and bool lives as u32 0/1 (WGSL's bool has no defined memory layout).
+//! Which dtypes a GPU tensor may have, and how each is stored. WGSL has 32-bit scalars,
+//! plus f16 behind the optional `shader-f16` feature: float32, int32, uint32 live as
+//! themselves, bool lives as u32 0/1 (WGSL's bool has no defined memory layout), and
+//! float16 lives as f16 on adapters with the feature (the backend checks the adapter
+//! when a tensor is created; see `backend/transfer.rs`).
 
 use crate::bail;
 use crate::core::{DType, Result};
 
-/// The WGSL element type that stores `d`, or None when the GPU cannot hold it.
+/// The WGSL element type that stores `d`, or None when no GPU can hold it.
 pub fn wgsl_type(d: DType) -> Option<&'static str> {
     match d {
         DType::F32 => Some("f32"),
+        DType::F16 => Some("f16"),
         DType::I32 => Some("i32"),
         DType::U32 | DType::Bool => Some("u32"),
         _ => None,
+    }
+}
+
+/// The WGSL type kernels compute `d` in: float16 values are widened to f32 on load and
+/// rounded once on store, as the CPU computes float16 ops in float32 and rounds (and
+/// WGSL's f16 builtins are allowed far less precision than a correctly rounded result).
+pub fn compute_type(d: DType) -> Option<&'static str> {
+    match d {
+        DType::F16 => Some("f32"),
+        _ => wgsl_type(d),
+    }
+}
+
+/// Bytes per element in a GPU buffer.
+pub fn element_size(d: DType) -> usize {
+    if d == DType::F16 {
+        2
+    } else {
+        4
     }
 }
 
@@ -26,7 +48,8 @@ fn nearest(d: DType) -> DType {
     }
 }
 
-/// A TypeError naming the dtype and the conversion to use, unless the GPU holds `d`.
+/// A TypeError naming the dtype and the conversion to use, unless some GPU holds `d`
+/// (float16 passes here; whether this adapter has shader-f16 is checked by the backend).
 pub fn check_dtype(d: DType, what: &str) -> Result<()> {
     if wgsl_type(d).is_some() {
         return Ok(());
@@ -34,7 +57,18 @@ pub fn check_dtype(d: DType, what: &str) -> Result<()> {
     let to = nearest(d);
     bail!(
         Type,
-        "{what}: {d} tensors cannot live on the GPU (it holds float32, int32, uint32 and bool); \
-         convert first, e.g. t.to(ferrograd.{to}).to('gpu'); nothing is narrowed silently"
+        "{what}: {d} tensors cannot live on the GPU (it holds float32, int32, uint32 and bool, and float16 \
+         where the adapter has shader-f16); convert first, e.g. t.to(ferrograd.{to}).to('gpu'); nothing is \
+         narrowed silently"
     )
+}
+
+/// A RuntimeError for kernels that have no float16 variant yet (their callers may
+/// convert: float16 on the GPU covers transfers, casts, elementwise ops, where,
+/// reductions and matmul).
+pub fn no_f16(d: DType, what: &str) -> Result<()> {
+    if d == DType::F16 {
+        bail!(Runtime, "{what} is not implemented on the GPU for float16 tensors yet; convert first, e.g. t.float()");
+    }
+    Ok(())
 }

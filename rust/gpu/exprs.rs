@@ -16,7 +16,8 @@ pub fn unary_expr(op: UnaryOp, t: DType) -> Option<String> {
     use UnaryOp::*;
     let s = |e: &str| Some(e.to_string());
     match t {
-        DType::F32 => match op {
+        // float16 kernels compute in f32 (`dtypes::compute_type`).
+        DType::F32 | DType::F16 => match op {
             Neg => s("-x"),
             Pos => s("x"),
             Abs => s("abs(x)"),
@@ -118,7 +119,7 @@ pub fn binary_expr(op: BinaryOp, t: DType) -> Option<String> {
     let s = |e: &str| Some(e.to_string());
     let cmp = |o: &str| Some(as_bool(&format!("x {o} y")));
     let zero = match t {
-        DType::F32 => "0.0",
+        DType::F32 | DType::F16 => "0.0",
         DType::I32 => "0",
         _ => "0u",
     };
@@ -136,7 +137,7 @@ pub fn binary_expr(op: BinaryOp, t: DType) -> Option<String> {
         _ => {}
     }
     match t {
-        DType::F32 => match op {
+        DType::F32 | DType::F16 => match op {
             Add => s("x + y"),
             Sub => s("x - y"),
             Mul => s("x * y"),
@@ -188,7 +189,7 @@ pub fn cast_expr(from: DType, to: DType) -> String {
     let ty = super::wgsl_type(to).unwrap_or("u32");
     if to == DType::Bool {
         return match from {
-            DType::F32 => as_bool("x != 0.0"),
+            DType::F32 | DType::F16 => as_bool("x != 0.0"),
             DType::I32 => as_bool("x != 0"),
             _ => as_bool("x != 0u"),
         };

@@ -12,7 +12,7 @@ mod shaders;
 mod shaders_rows;
 mod shaders_sort;
 
-pub use dtypes::{check_dtype, wgsl_type};
+pub use dtypes::{check_dtype, compute_type, element_size, no_f16, wgsl_type};
 pub use exprs::{binary_expr, cast_expr, combine_expr, unary_expr};
 pub use shaders::{source, variants, Family};
 

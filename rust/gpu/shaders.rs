@@ -3,7 +3,7 @@
 //! mechanism (WGSL has none); a pipeline is cached per resulting text's key.
 
 use super::exprs::{binary_expr, cast_expr, combine_expr, unary_expr};
-use super::{wgsl_type, ReduceKind};
+use super::{compute_type, wgsl_type, ReduceKind};
 use crate::core::DType;
 use crate::ops::table::{BinaryOp, UnaryOp};
 
@@ -117,20 +117,35 @@ impl Family {
 }
 
 /// The complete WGSL for `family` with `subs` applied. Every placeholder must be given:
-/// a leftover `{{` would be a bug in the caller, caught by the portability tests.
+/// a leftover `{{` would be a bug in the caller, caught by the portability tests. A
+/// text that substitutes the `f16` type starts with `enable f16;`, which WGSL requires
+/// before any use of it (and which only devices created with shader-f16 accept).
 pub fn source(family: Family, subs: &[(&str, &str)]) -> String {
     let mut text = format!("{COMMON}\n{}", family.text());
     for (name, value) in subs {
         text = text.replace(&format!("{{{{{name}}}}}"), value);
     }
     debug_assert!(!text.contains("{{"), "unsubstituted placeholder in {}", family.file());
+    if subs.iter().any(|(_, v)| uses_f16(v)) {
+        text = format!("enable f16;\n{text}");
+    }
     text
 }
 
+/// Whether a substituted WGSL fragment names the `f16` type (as a whole word).
+fn uses_f16(v: &str) -> bool {
+    v.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).any(|w| w == "f16")
+}
+
+/// The dtypes every GPU holds; float16 (adapters with shader-f16) has its own variants.
 pub const GPU_DTYPES: [DType; 4] = [DType::F32, DType::I32, DType::U32, DType::Bool];
 
 fn ty(d: DType) -> &'static str {
     wgsl_type(d).expect("GPU dtype")
+}
+
+fn cty(d: DType) -> &'static str {
+    compute_type(d).expect("GPU dtype")
 }
 
 /// Substitutions for each kernel the backend builds, by the same functions the
@@ -139,12 +154,26 @@ pub fn copy_subs(from: DType, to: DType) -> Vec<(&'static str, String)> {
     vec![("S", ty(from).into()), ("D", ty(to).into()), ("CAST", cast_expr(from, to))]
 }
 
+/// Storage and compute types of an elementwise op's operand (T, TC) and result (O, OC).
+fn elementwise_types(t: DType, out: DType) -> Vec<(&'static str, String)> {
+    vec![("T", ty(t).into()), ("O", ty(out).into()), ("TC", cty(t).into()), ("OC", cty(out).into())]
+}
+
 pub fn unary_subs(op: UnaryOp, t: DType, out: DType) -> Option<Vec<(&'static str, String)>> {
-    Some(vec![("T", ty(t).into()), ("O", ty(out).into()), ("EXPR", unary_expr(op, t)?)])
+    let mut subs = elementwise_types(t, out);
+    subs.push(("EXPR", unary_expr(op, t)?));
+    Some(subs)
 }
 
 pub fn binary_subs(op: BinaryOp, t: DType, out: DType) -> Option<Vec<(&'static str, String)>> {
-    Some(vec![("T", ty(t).into()), ("O", ty(out).into()), ("EXPR", binary_expr(op, t)?)])
+    let mut subs = elementwise_types(t, out);
+    subs.push(("EXPR", binary_expr(op, t)?));
+    Some(subs)
+}
+
+/// Fill and arange: the element type and the type the values travel in.
+pub fn fill_subs(t: DType) -> Vec<(&'static str, String)> {
+    vec![("T", ty(t).into()), ("C", cty(t).into())]
 }
 
 pub fn reduce_subs(kind: ReduceKind, t: DType) -> Vec<(&'static str, String)> {
@@ -215,7 +244,7 @@ pub fn variants() -> Vec<(String, String, Vec<&'static str>)> {
         for &to in &GPU_DTYPES {
             push(format!("copy {from}->{to}"), Family::Copy, copy_subs(from, to));
         }
-        push(format!("fill {from}"), Family::Fill, type_subs(from));
+        push(format!("fill {from}"), Family::Fill, fill_subs(from));
         for op in UNARY_OPS.iter().copied().chain([UnaryOp::LeakyRelu(0.01), UnaryOp::Elu(1.0)]) {
             if let Some(s) = unary_subs(op, from, unary_out(op, from)) {
                 push(format!("unary {} {from}", op.name()), Family::Unary, s);
@@ -235,6 +264,7 @@ pub fn variants() -> Vec<(String, String, Vec<&'static str>)> {
             push(format!("pool_max {from}"), Family::PoolMax, pool_max_subs(from));
         }
     }
+    f16_variants(&mut push);
     push("optim f32".into(), Family::Optim, Vec::new());
     push("xent f32".into(), Family::Xent, Vec::new());
     // The image kernels: float32 only, except pad's bit-copying gather.
@@ -244,6 +274,35 @@ pub fn variants() -> Vec<(String, String, Vec<&'static str>)> {
     out.extend(super::shaders_rows::row_variants());
     out.extend(super::shaders_sort::sort_variants());
     out
+}
+
+/// The float16 kernels (adapters with shader-f16): casts to and from every GPU dtype,
+/// fill/arange, every float unary and binary op, where, and max/min reductions (sums and
+/// products of float16 accumulate in float32: `backend/kernels.rs` `reduce`). Matmul
+/// needs none: float16 matmuls compute in float32 (`ops/linalg.rs`), as on the CPU.
+fn f16_variants(push: &mut impl FnMut(String, Family, Vec<(&'static str, String)>)) {
+    let h = DType::F16;
+    for &other in GPU_DTYPES.iter().chain([&h]) {
+        push(format!("copy {h}->{other}"), Family::Copy, copy_subs(h, other));
+        if other != h {
+            push(format!("copy {other}->{h}"), Family::Copy, copy_subs(other, h));
+        }
+    }
+    push(format!("fill {h}"), Family::Fill, fill_subs(h));
+    for op in UNARY_OPS.iter().copied().chain([UnaryOp::LeakyRelu(0.01), UnaryOp::Elu(1.0)]) {
+        if let Some(s) = unary_subs(op, h, unary_out(op, h)) {
+            push(format!("unary {} {h}", op.name()), Family::Unary, s);
+        }
+    }
+    for op in BINARY_OPS {
+        if let Some(s) = binary_subs(op, h, binary_out(op, h)) {
+            push(format!("binary {} {h}", op.name()), Family::Binary, s);
+        }
+    }
+    push(format!("select {h}"), Family::Select, type_subs(h));
+    for kind in [ReduceKind::Max, ReduceKind::Min] {
+        push(format!("reduce {kind:?} {h}"), Family::Reduce, reduce_subs(kind, h));
+    }
 }
 
 #[cfg(test)]
@@ -256,6 +315,8 @@ mod tests {
         assert!(all.len() > 100);
         for (label, text, _) in &all {
             assert!(!text.contains("{{"), "{label} has a leftover placeholder");
+            let f16 = label.contains("float16");
+            assert_eq!(text.starts_with("enable f16;"), f16, "{label}: `enable f16;` iff it uses f16");
         }
     }
 }

@@ -45,7 +45,9 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let out = Tensor::for_overwrite_on(&oshape, compute, device)?;
     if device.is_gpu() {
         crate::gpu::matmul(&out, &a2, &la, &b2, &lb, m, n, k)?;
-        return squeeze_vectors(out, a, b);
+        // float16 computed in float32 (accumulated there too), rounded once, as below.
+        let res = if dt == compute { out } else { astype(&out, dt)? };
+        return squeeze_vectors(res, a, b);
     }
     let nbatch: usize = batch.iter().product();
     let bd = batch.len();

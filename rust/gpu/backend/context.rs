@@ -14,6 +14,10 @@ pub struct Context {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub limits: wgpu::Limits,
+    /// The adapter's name, for error messages.
+    pub adapter_name: String,
+    /// Whether the device was opened with shader-f16 (float16 tensors may live on it).
+    pub f16: bool,
     pub pool: BufferPool,
     pub staging: StagingPool,
     pub pipelines: PipelineCache,
@@ -35,14 +39,23 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     msg
 }
 
+/// Whether to open the device with shader-f16: when the adapter offers it, unless
+/// FERROGRAD_GPU_NO_F16=1 (an escape hatch for drivers whose f16 support misbehaves,
+/// and how the tests reach the "adapter lacks shader-f16" error on any machine).
+fn f16_wanted(adapter: &wgpu::Adapter) -> bool {
+    let disabled = std::env::var("FERROGRAD_GPU_NO_F16").is_ok_and(|v| v == "1");
+    !disabled && adapter.features().contains(wgpu::Features::SHADER_F16)
+}
+
 impl Context {
     pub fn new(index: u32, adapter: &wgpu::Adapter) -> Result<Context> {
         // The adapter's own limits, not WebGPU's defaults: big tensors need the large
         // storage bindings that real drivers (and lavapipe) offer.
         let limits = adapter.limits();
+        let f16 = f16_wanted(adapter);
         let desc = wgpu::DeviceDescriptor {
             label: Some("ferrograd"),
-            required_features: wgpu::Features::empty(),
+            required_features: if f16 { wgpu::Features::SHADER_F16 } else { wgpu::Features::empty() },
             required_limits: limits.clone(),
             memory_hints: wgpu::MemoryHints::Performance,
             ..Default::default()
@@ -65,6 +78,8 @@ impl Context {
             pipelines: PipelineCache::new(),
             pending: Pending::new(),
             limits,
+            adapter_name: adapter.get_info().name,
+            f16,
             errors,
         })
     }

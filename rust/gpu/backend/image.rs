@@ -384,6 +384,8 @@ fn pad_md(count: usize, input: [usize; 3], maps: &[Vec<usize>], offset: usize, i
 /// Reflect/replicate/circular padding of contiguous `x` (B planes of `input`, any GPU
 /// dtype): output position o along axis a copies input coordinate `maps[a][o]`.
 pub fn pad(x: &Tensor, input: [usize; 3], maps: &[Vec<usize>], out_shape: &[usize]) -> Result<Tensor> {
+    // The kernel copies 4-byte words.
+    crate::gpu::no_f16(x.dtype(), "pad")?;
     let ctx = context_of(&[x])?;
     let out = empty(out_shape, x.dtype(), ctx.index)?;
     let md = pad_md(out.numel(), input, maps, x.offset(), false)?;

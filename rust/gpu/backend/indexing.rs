@@ -34,6 +34,7 @@ fn gather_md(n: usize, nb: usize, rest: &Layout, insert_at: usize) -> Result<Vec
 /// (shape: rest[..insert_at] + [offs.numel()] + rest[insert_at..]).
 fn run(entry: &str, data: &Tensor, dense: &Tensor, offs: &Tensor, rest: &Layout, insert_at: usize) -> Result<()> {
     check_dtype(data.dtype(), "indexing")?;
+    crate::gpu::no_f16(data.dtype(), "advanced indexing")?;
     let n = dense.numel();
     if n == 0 {
         return Ok(());
@@ -68,6 +69,7 @@ pub fn scatter_add(out: &Tensor, d: usize, index: &Tensor, src: &Tensor) -> Resu
     if src.dtype() != out.dtype() {
         bail!(Runtime, "internal: scatter_add src must have out's dtype");
     }
+    crate::gpu::no_f16(out.dtype(), "scatter_add")?;
     if aliased(out, &[index, src])? {
         let own = |t: &Tensor| crate::ops::copy::contiguous_copy(t);
         return scatter_add(out, d, &own(index)?, &own(src)?);

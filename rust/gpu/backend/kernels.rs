@@ -10,8 +10,8 @@ use super::pipelines::pipeline;
 use super::transfer::empty;
 use crate::bail;
 use crate::core::{DType, Error, Layout, Result, Scalar, Tensor};
-use crate::gpu::shaders::{binary_subs, copy_subs, reduce_subs, type_subs, unary_subs, Family};
-use crate::gpu::{check_dtype, ReduceKind};
+use crate::gpu::shaders::{binary_subs, copy_subs, fill_subs, reduce_subs, type_subs, unary_subs, Family};
+use crate::gpu::{check_dtype, element_size, ReduceKind};
 use crate::ops::table::{BinaryOp, UnaryOp};
 
 const WG: u64 = 256;
@@ -109,7 +109,8 @@ fn launch_elementwise(
 
 /// An elementwise launch over `shape` with one layout per operand (the metadata of
 /// [`elementwise_md`]) and `buffers` bound in order (fewer buffers than layouts when
-/// trailing layouts view an earlier buffer, as `scalar_inplace` does).
+/// trailing layouts view an earlier buffer, as `scalar_inplace` does); `dtypes` holds
+/// each operand's dtype (for its element size: float16 takes 2 bytes, others 4).
 ///
 /// A buffer larger than the adapter's largest storage binding cannot be bound whole, so
 /// the launch is split along the first (coalesced) dim into runs of rows whose elements
@@ -123,6 +124,7 @@ fn run_elementwise(
     subs: &[(&'static str, String)],
     shape: &[usize],
     layouts: &[&Layout],
+    dtypes: &[DType],
     params: &[u32],
     buffers: &[&wgpu::Buffer],
 ) -> Result<()> {
@@ -139,6 +141,8 @@ fn run_elementwise(
     let (dims, st) = if dense { (vec![n], vec![vec![1isize]; layouts.len()]) } else { (dims, st) };
     let inner: usize = dims[1..].iter().product();
     let align = u64::from(ctx.limits.min_storage_buffer_offset_alignment);
+    let sizes: Vec<u64> = dtypes.iter().map(|&d| element_size(d) as u64).collect();
+    // Elements of the widest operand that fit one binding (narrower ones fit more).
     let cap = ((max_bind - align) / 4) as isize;
     // Per operand: the lowest and highest element offset one row (dims[1..]) reaches.
     let reach: Vec<(isize, isize)> = st
@@ -174,10 +178,12 @@ fn run_elementwise(
             let base = l.offset as isize + r0 as isize * s0;
             let lo = (base + ((r as isize - 1) * s0).min(0) + reach[k].0) as u64;
             let hi = (base + ((r as isize - 1) * s0).max(0) + reach[k].1) as u64;
-            let start = lo * 4 / align * align;
+            let es = sizes[k];
+            let start = lo * es / align * align;
             let buffer = buffers[k.min(buffers.len() - 1)];
-            let end = ((hi + 1) * 4).min(buffer.size());
-            md.push(word(base - (start / 4) as isize)?);
+            // Binding sizes are whole 4-byte words (buffers are too).
+            let end = ((hi + 1) * es).next_multiple_of(4).min(buffer.size());
+            md.push(word(base - (start / es) as isize)?);
             windows.push(Window { buffer, offset: start, size: Some(end - start) });
         }
         md.extend_from_slice(params);
@@ -229,13 +235,17 @@ pub fn copy(dst: &Tensor, src_layout: &Layout, src: &Tensor) -> Result<()> {
     let ctx = context_of(&[dst, src])?;
     let subs = copy_subs(src.dtype(), dst.dtype());
     let bufs = [buffer(dst)?.raw(), buffer(src)?.raw()];
-    run_elementwise(&ctx, Family::Copy, "main", &subs, dst.shape(), &[dst.layout(), src_layout], &[], &bufs)
+    let (layouts, dtypes) = ([dst.layout(), src_layout], [dst.dtype(), src.dtype()]);
+    run_elementwise(&ctx, Family::Copy, "main", &subs, dst.shape(), &layouts, &dtypes, &[], &bufs)
 }
 
-/// The bit pattern of `v` as a value of the GPU dtype `d`.
+/// The bit pattern of `v` as a value of the GPU dtype `d`, in the type kernels compute
+/// `d` in: a float16 value is rounded to float16 here (once, from v's full precision, as
+/// the CPU does) and travels as the f32 that holds it exactly.
 fn bits(v: Scalar, d: DType) -> u32 {
     match d {
         DType::F32 => v.cast::<f32>().to_bits(),
+        DType::F16 => f32::from(v.cast::<half::f16>()).to_bits(),
         DType::I32 => v.cast::<i32>() as u32,
         DType::Bool => u32::from(v.cast::<bool>()),
         _ => v.cast::<u32>(),
@@ -245,8 +255,9 @@ fn bits(v: Scalar, d: DType) -> u32 {
 pub fn fill(dst: &Tensor, value: Scalar) -> Result<()> {
     let ctx = context_of(&[dst])?;
     let params = [bits(value, dst.dtype()), 0];
-    let subs = type_subs(dst.dtype());
-    run_elementwise(&ctx, Family::Fill, "fill", &subs, dst.shape(), &[dst.layout()], &params, &[buffer(dst)?.raw()])
+    let subs = fill_subs(dst.dtype());
+    let (layouts, dtypes) = ([dst.layout()], [dst.dtype()]);
+    run_elementwise(&ctx, Family::Fill, "fill", &subs, dst.shape(), &layouts, &dtypes, &params, &[buffer(dst)?.raw()])
 }
 
 /// `start + i * step` for i in 0..n, as `dtype`, on adapter `index`.
@@ -256,14 +267,21 @@ pub fn arange(start: Scalar, step: Scalar, n: usize, dtype: DType, index: u32) -
     }
     let out = empty(&[n], dtype, index)?;
     let ctx = context_of(&[&out])?;
-    let params = [bits(start, dtype), bits(step, dtype)];
+    // float16 values are computed in f32 from the unrounded start and step (the CPU
+    // computes them in float64), then rounded once.
+    let params = if dtype == DType::F16 {
+        [start.cast::<f32>().to_bits(), step.cast::<f32>().to_bits()]
+    } else {
+        [bits(start, dtype), bits(step, dtype)]
+    };
     run_elementwise(
         &ctx,
         Family::Fill,
         "arange",
-        &type_subs(dtype),
+        &fill_subs(dtype),
         &[n],
         &[out.layout()],
+        &[dtype],
         &params,
         &[buffer(&out)?.raw()],
     )?;
@@ -281,7 +299,8 @@ pub fn unary(op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<()> {
         bail!(Runtime, "{} is not implemented on the GPU for {} tensors yet", op.name(), x.dtype());
     };
     let bufs = [buffer(out)?.raw(), buffer(x)?.raw()];
-    run_elementwise(&ctx, Family::Unary, "main", &subs, x.shape(), &[out.layout(), x.layout()], &[], &bufs)
+    let (layouts, dtypes) = ([out.layout(), x.layout()], [out.dtype(), x.dtype()]);
+    run_elementwise(&ctx, Family::Unary, "main", &subs, x.shape(), &layouts, &dtypes, &[], &bufs)
 }
 
 /// `out = op(a, b)` with `la`/`lb` the operands' layouts broadcast to `out`'s shape.
@@ -296,7 +315,8 @@ pub fn binary(op: BinaryOp, out: &Tensor, a: &Tensor, la: &Layout, b: &Tensor, l
         bail!(Runtime, "{} is not implemented on the GPU for {} tensors yet", op.name(), a.dtype());
     };
     let bufs = [buffer(out)?.raw(), buffer(a)?.raw(), buffer(b)?.raw()];
-    run_elementwise(&ctx, Family::Binary, "main", &subs, out.shape(), &[out.layout(), la, lb], &[], &bufs)
+    let (layouts, dtypes) = ([out.layout(), la, lb], [out.dtype(), a.dtype(), b.dtype()]);
+    run_elementwise(&ctx, Family::Binary, "main", &subs, out.shape(), &layouts, &dtypes, &[], &bufs)
 }
 
 /// `out = op(a, value)`, or `op(value, a)` when `scalar_first`, with `value` (already of
@@ -316,17 +336,20 @@ pub fn binary_scalar(
         bail!(Runtime, "{} is not implemented on the GPU for {} tensors yet", op.name(), a.dtype());
     };
     let params = [bits(value, a.dtype()), u32::from(scalar_first)];
+    let dtypes = [out.dtype(), a.dtype()];
     if aliased(out, &[a])? {
         if la == out.layout() && a.dtype() == out.dtype() {
             let (shape, layouts, bufs) = (out.shape(), [out.layout(), la], [buffer(out)?.raw()]);
-            return run_elementwise(&ctx, Family::Binary, "scalar_inplace", &subs, shape, &layouts, &params, &bufs);
+            let entry = "scalar_inplace";
+            return run_elementwise(&ctx, Family::Binary, entry, &subs, shape, &layouts, &dtypes, &params, &bufs);
         }
         let tmp = staging_for(out)?;
         binary_scalar(op, &tmp, a, la, value, scalar_first)?;
         return copy(out, tmp.layout(), &tmp);
     }
     let bufs = [buffer(out)?.raw(), buffer(a)?.raw()];
-    run_elementwise(&ctx, Family::Binary, "scalar", &subs, out.shape(), &[out.layout(), la], &params, &bufs)
+    let layouts = [out.layout(), la];
+    run_elementwise(&ctx, Family::Binary, "scalar", &subs, out.shape(), &layouts, &dtypes, &params, &bufs)
 }
 
 /// `out = where(cond, a, b)`, each operand's layout broadcast to `out`'s shape; `cond`
@@ -348,7 +371,9 @@ pub fn select(
     let ctx = context_of(&[out, cond, a, b])?;
     let bufs = [buffer(out)?.raw(), buffer(cond)?.raw(), buffer(a)?.raw(), buffer(b)?.raw()];
     let layouts = [out.layout(), lc, la, lb];
-    run_elementwise(&ctx, Family::Select, "main", &type_subs(out.dtype()), out.shape(), &layouts, &[], &bufs)
+    let dtypes = [out.dtype(), cond.dtype(), a.dtype(), b.dtype()];
+    let subs = type_subs(out.dtype());
+    run_elementwise(&ctx, Family::Select, "main", &subs, out.shape(), &layouts, &dtypes, &[], &bufs)
 }
 
 /// Rows shorter than this are reduced by one workgroup each.
@@ -371,6 +396,16 @@ fn reach(l: &Layout) -> (usize, usize) {
 /// buffer larger than one storage binding works when the view itself fits one; a bigger
 /// input is reduced in pieces along its outermost dim and the pieces' results combined.
 pub fn reduce(kind: ReduceKind, x: &Tensor, axes: &[usize]) -> Result<Tensor> {
+    if x.dtype() == DType::F16 && matches!(kind, ReduceKind::Sum | ReduceKind::Prod) {
+        // Accumulated in float32 and rounded once, as the CPU sums float16 (max/min
+        // are exact in float16 itself).
+        let wide = empty(x.shape(), DType::F32, buffer(x)?.ctx().index)?;
+        copy(&wide, x.layout(), x)?;
+        let r = reduce(kind, &wide, axes)?;
+        let out = empty(r.shape(), DType::F16, buffer(x)?.ctx().index)?;
+        copy(&out, r.layout(), &r)?;
+        return Ok(out);
+    }
     let ctx = context_of(&[x])?;
     let max_bind = ctx.limits.max_storage_buffer_binding_size;
     let align = u64::from(ctx.limits.min_storage_buffer_offset_alignment);

@@ -27,6 +27,7 @@ pub fn cross_entropy_rows(
     smoothing: f64,
     w_sum: f64,
 ) -> Result<(Tensor, Tensor)> {
+    crate::gpu::no_f16(logits.dtype(), "cross_entropy")?;
     let ctx = context_of(&[logits, cls, weight])?;
     let rows = cls.numel();
     let classes = weight.numel();

@@ -64,6 +64,7 @@ pub fn softmax(x: &Tensor, a: usize, log: bool) -> Result<Tensor> {
 /// Index (int32) of the first largest (`max`) or smallest element along axis `a` of the
 /// non-empty `x`; the result has `x`'s shape without axis `a`.
 pub fn arg_extreme(x: &Tensor, a: usize, max: bool) -> Result<Tensor> {
+    crate::gpu::no_f16(x.dtype(), if max { "argmax" } else { "argmin" })?;
     let ctx = context_of(&[x])?;
     let mut oshape = x.shape().to_vec();
     oshape.remove(a);
@@ -85,6 +86,7 @@ pub fn cumulative(x: &Tensor, a: usize, prod: bool) -> Result<Tensor> {
     if x.dtype() == DType::Bool {
         bail!(Type, "cumulative ops on the GPU need a numeric dtype, got bool");
     }
+    crate::gpu::no_f16(x.dtype(), if prod { "cumprod" } else { "cumsum" })?;
     let ctx = context_of(&[x])?;
     let out = empty(x.shape(), x.dtype(), ctx.index)?;
     if x.numel() == 0 {

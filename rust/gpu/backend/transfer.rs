@@ -9,33 +9,55 @@ use super::buffers::GpuBuffer;
 use super::kernels::{buffer, copy};
 use super::registry::context;
 use super::staging::read_bytes;
+use crate::bail;
 use crate::core::{DType, Layout, Result, Storage, Tensor};
-use crate::gpu::check_dtype;
+use crate::gpu::{check_dtype, element_size};
 use crate::ops::copy::{astype, contiguous};
 
-/// Every GPU dtype is stored in 4-byte words (bool as u32).
-const WORD: usize = 4;
+/// Buffer copies and bindings move whole 4-byte words (wgpu's COPY_BUFFER_ALIGNMENT).
+const WORD: u64 = 4;
 
 /// A contiguous GPU tensor with unspecified contents on adapter `index`.
 pub fn empty(shape: &[usize], dtype: DType, index: u32) -> Result<Tensor> {
-    check_dtype(dtype, "a GPU tensor")?;
+    empty_as(shape, dtype, index, "a GPU tensor")
+}
+
+/// [`empty`], with `what` naming the operation in a dtype error.
+fn empty_as(shape: &[usize], dtype: DType, index: u32, what: &str) -> Result<Tensor> {
+    check_dtype(dtype, what)?;
     let layout = Layout::contiguous(shape)?;
     let ctx = context(index)?;
-    let buf = GpuBuffer::new(&ctx, (layout.numel() * WORD) as u64)?;
+    if dtype == DType::F16 && !ctx.f16 {
+        bail!(
+            Type,
+            "{what}: float16 tensors need the adapter's shader-f16 feature, which gpu:{index} ({}) lacks{}; \
+             convert first, e.g. t.float().to('gpu') (float32)",
+            ctx.adapter_name,
+            if std::env::var("FERROGRAD_GPU_NO_F16").is_ok_and(|v| v == "1") {
+                " (FERROGRAD_GPU_NO_F16=1 turned it off)"
+            } else {
+                ""
+            }
+        );
+    }
+    // Whole words: a float16 tensor of odd length still binds and copies as words.
+    let nbytes = ((layout.numel() * element_size(dtype)) as u64).next_multiple_of(WORD);
+    let buf = GpuBuffer::new(&ctx, nbytes)?;
     Ok(Tensor::from_parts(Storage::Gpu(Arc::new(buf)), layout, dtype))
 }
 
 /// A copy of the CPU tensor `t` on adapter `index` (contiguous).
 pub fn upload(t: &Tensor, index: u32) -> Result<Tensor> {
-    check_dtype(t.dtype(), "to('gpu')")?;
-    let out = empty(t.shape(), t.dtype(), index)?;
+    let out = empty_as(t.shape(), t.dtype(), index, "to('gpu')")?;
     let n = t.numel();
     if n == 0 {
         return Ok(out);
     }
     let host = if t.dtype() == DType::Bool { astype(t, DType::U32)? } else { contiguous(t)? };
-    // SAFETY: `host` is contiguous with n elements of 4 bytes each.
-    let bytes = unsafe { std::slice::from_raw_parts(host.data_ptr() as *const u8, n * WORD) };
+    let len = n * element_size(t.dtype());
+    // SAFETY: `host` is contiguous with n elements of the GPU's element size (bool went
+    // to u32 above; float16 is 2 bytes on both sides).
+    let bytes = unsafe { std::slice::from_raw_parts(host.data_ptr() as *const u8, len) };
     let dst = buffer(&out)?;
     let ctx = dst.ctx();
     let staging = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -43,8 +65,9 @@ pub fn upload(t: &Tensor, index: u32) -> Result<Tensor> {
         contents: bytes,
         usage: wgpu::BufferUsages::COPY_SRC,
     });
-    let full =
-        ctx.pending.record(&ctx.device, |enc| enc.copy_buffer_to_buffer(&staging, 0, dst.raw(), 0, (n * WORD) as u64));
+    // create_buffer_init pads the staging buffer to whole words; `out`'s buffer is too.
+    let words = (len as u64).next_multiple_of(WORD);
+    let full = ctx.pending.record(&ctx.device, |enc| enc.copy_buffer_to_buffer(&staging, 0, dst.raw(), 0, words));
     if full {
         ctx.flush();
     }
@@ -67,10 +90,17 @@ pub fn download(t: &Tensor) -> Result<Tensor> {
         tmp
     };
     let buf = buffer(&dense)?;
-    let bytes = read_bytes(buf.ctx(), buf.raw(), (dense.offset() * WORD) as u64, (n * WORD) as u64)?;
+    let es = element_size(t.dtype()) as u64;
+    // Whole words around the elements (a float16 view may start mid-word).
+    let (begin, len) = (dense.offset() as u64 * es, n as u64 * es);
+    let start = begin / WORD * WORD;
+    let end = (begin + len).next_multiple_of(WORD);
+    let bytes = read_bytes(buf.ctx(), buf.raw(), start, end - start)?;
     let host = Tensor::for_overwrite(t.shape(), store)?;
-    // SAFETY: fresh contiguous tensor of n 4-byte elements; bytes has n * 4 bytes.
-    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), host.data_ptr(), n * WORD) };
+    let skip = (begin - start) as usize;
+    // SAFETY: fresh contiguous tensor of n elements of `es` bytes; `bytes` holds them
+    // from `skip` on.
+    unsafe { std::ptr::copy_nonoverlapping(bytes[skip..].as_ptr(), host.data_ptr(), len as usize) };
     if store == t.dtype() {
         Ok(host)
     } else {
