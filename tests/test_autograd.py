@@ -569,8 +569,8 @@ def test_gradcheck_matmul(device, sa, sb, data):
     a = data.draw(leaves(sa, device=device))
     b = data.draw(leaves(sb, device=device))
     check(lambda a, b: a @ b, a, b)
-    check(lambda a: fg.matmul(a, b.detach()), a)
-    check(lambda b: fg.matmul(a.detach(), b), b)
+    check(lambda a: fg.matmul(a, like(b.detach(), a)), a)
+    check(lambda b: fg.matmul(like(a.detach(), b), b), b)
 
 
 def test_gradcheck_linalg_composites(device):

@@ -9,6 +9,7 @@ from conftest import (
     arange_array,
     assert_equal,
     dtypes_on,
+    holds,
     index_dtype,
     int_result,
     nonempty_shapes,
@@ -63,6 +64,11 @@ def test_concat(device, data):
         out = promoted(out, d)
     expected = np.concatenate([a.astype(out) for a in arrays], axis=axis)
     tensors = [fg.tensor(a, device=device) for a in arrays]
+    if not holds(device, out):
+        # int32 with uint32 gives int64, which the GPU does not hold: refused, not narrowed
+        with pytest.raises(TypeError, match="int64"):
+            fg.concat(tensors, axis)
+        return
     for got in (fg.concat(tensors, axis), fg.cat(tensors, axis), fg.cat(tensors, axis=axis),
                 fg.concat(arrays, axis=axis)):
         assert_equal(got, expected)
@@ -479,7 +485,7 @@ def test_nonzero(device, shape, data):
     # the indices select exactly the non-zero elements
     t = fg.tensor(a, device=device)
     assert_equal(t[got], a[expected])
-    assert_equal(fg.nonzero(t.T)[0], np.nonzero(a.T)[0])
+    assert_equal(fg.nonzero(t.T)[0], int_result(device, np.nonzero(a.T)[0]))
 
 
 def test_nonzero_0d_raises(device):
