@@ -125,7 +125,10 @@ def basic_index(draw, shape):
 
 
 def to_np(t) -> np.ndarray:
-    """A numpy view of a tensor (bfloat16 goes through float32)."""
+    """A numpy view of a tensor (bfloat16 goes through float32); a GPU tensor is read back
+    first (``.cpu()``), so the same assertions serve both devices."""
+    if t.device.type != "cpu":
+        t = t.cpu()
     if t.dtype == fg.bfloat16:
         return np.asarray(t.float())
     return np.asarray(t)
@@ -153,7 +156,8 @@ def assert_same_layout(t, a: np.ndarray):
     assert tuple(t.shape) == a.shape
     if a.size == 0:
         return
-    assert t.data_ptr() == a.__array_interface__["data"][0]
+    if t.device.type == "cpu":  # a GPU view has no host address: its strides must agree
+        assert t.data_ptr() == a.__array_interface__["data"][0]
     for n, ts, ns in zip(a.shape, t.strides, element_strides(a)):
         if n > 1:
             assert ts == ns, (t.strides, element_strides(a), a.shape)
@@ -202,7 +206,126 @@ def gpu_device() -> str:
     return _gpu_or_skip()
 
 
-@pytest.fixture(params=["cpu", "gpu"])
+@pytest.fixture(scope="session", params=["cpu", "gpu"])
 def device(request) -> str:
-    """Runs a test once per device: the CPU, and the GPU when an adapter exists."""
+    """Runs a test once per device: the CPU, and the GPU when an adapter exists. A plain
+    string, so session-scoped (which also lets hypothesis tests take it).
+    ``parametrize("device,...", device_params(...), indirect=["device"])`` picks the pairs."""
     return "cpu" if request.param == "cpu" else _gpu_or_skip()
+
+
+# ---- devices and the dtypes they hold ------------------------------------------------------
+
+DEVICES = ("cpu", "gpu")
+#: what GPU storage holds (rust/gpu/dtypes.rs); anything else raises TypeError on .to("gpu")
+GPU_DTYPES = ("float32", "int32", "uint32", "bool")
+#: GPU float32 maths is within a few ulp of the correctly rounded result (WGSL builtins)
+GPU_RTOL, GPU_ATOL = 2e-5, 1e-6
+#: hypothesis examples per test on the GPU (lavapipe is a CPU-emulated Vulkan driver);
+#: ``@pytest.mark.gpu_examples(n)`` sets another count for one test
+GPU_MAX_EXAMPLES = 15
+
+
+def dtype_name(dtype) -> str:
+    """"float32" for "float32", np.float32, np.dtype("float32") and fg.float32."""
+    if isinstance(dtype, str):
+        return dtype
+    if isinstance(dtype, fg.dtype):
+        return str(dtype).removeprefix("ferrograd.")
+    return np.dtype(dtype).name
+
+
+def holds(device: str, dtype) -> bool:
+    return device == "cpu" or dtype_name(dtype) in GPU_DTYPES
+
+
+def dtypes_on(device: str, dtypes) -> list:
+    """The members of ``dtypes`` that ``device`` holds (in the same spelling)."""
+    return [d for d in dtypes if holds(device, d)]
+
+
+def device_params(*columns, devices=DEVICES):
+    """pytest params (device, dtype, more...) for ``parametrize("device,dtype,...", ...,
+    indirect=["device"])``: every row on the CPU, and on the GPU the rows whose dtype the
+    GPU holds. With one column of dtypes, rows are (device, dtype); with several, the first
+    column is the dtype and rows are their product as given (a list of tuples)."""
+    rows = columns[0] if len(columns) == 1 else list(zip(*columns))
+    out = []
+    for dev in devices:
+        for row in rows:
+            row = row if isinstance(row, tuple) else (row,)
+            if holds(dev, row[0]):
+                out.append(pytest.param(dev, *row, id="-".join([dev, *map(_param_id, row)])))
+    return out
+
+
+def _param_id(v) -> str:
+    return dtype_name(v) if not isinstance(v, (int, float, bool, tuple)) or isinstance(v, bool) \
+        else str(v)
+
+
+def on(device: str, a, dtype=None) -> fg.Tensor:
+    """numpy values (or anything fg.tensor takes) as a tensor on ``device``."""
+    t = fg.tensor(np.asarray(a) if isinstance(a, np.ndarray) else a, dtype=dtype)
+    return t if device == "cpu" else t.to(device)
+
+
+def host(t) -> np.ndarray:
+    """A tensor's values in a fresh numpy array, whatever its device."""
+    return t.detach().cpu().numpy().copy() if t.dtype != fg.bfloat16 else to_np(t).copy()
+
+
+def index_dtype(device: str):
+    """numpy dtype of index results (argmax, nonzero, arange, integer sums): int64 on the
+    CPU, int32 on the GPU (which has no 64-bit integers)."""
+    return np.int64 if device == "cpu" else np.int32
+
+
+def int_result(device: str, expected):
+    """An expected int64 (or uint64) result as the device produces it: 32-bit on the GPU."""
+    expected = np.asarray(expected)
+    if device != "cpu" and expected.dtype == np.int64:
+        return expected.astype(np.int32)
+    if device != "cpu" and expected.dtype == np.uint64:
+        return expected.astype(np.uint32)
+    return expected
+
+
+def assert_close_on(device, t, expected, rtol=0.0, atol=0.0, **kw):
+    """``t`` against numpy: with the given tolerances on the CPU (exact by default), and at
+    least the GPU's float32 tolerances for GPU float results."""
+    got = to_np(t)
+    expected = np.asarray(expected)
+    assert got.shape == expected.shape, (got.shape, expected.shape)
+    if device != "cpu" and got.dtype.kind == "f":
+        rtol, atol = max(rtol, GPU_RTOL), max(atol, GPU_ATOL)
+    if rtol == 0 and atol == 0:
+        np.testing.assert_array_equal(got, expected, **kw)
+    else:
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, **kw)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "gpu_examples(n): hypothesis max_examples for the test's gpu parameter")
+
+
+@pytest.fixture(autouse=True)
+def _fewer_hypothesis_examples_on_gpu(request):
+    """The GPU parameter of a hypothesis test runs GPU_MAX_EXAMPLES examples (or the
+    test's gpu_examples marker): each launch goes through a software driver in CI. The
+    settings object hypothesis reads when the test is called is swapped for that call."""
+    fn = request.function
+    callspec = getattr(request.node, "callspec", None)
+    if (callspec is None or callspec.params.get("device") != "gpu"
+            or not hasattr(fn, "_hypothesis_internal_use_settings")):
+        yield
+        return
+    marker = request.node.get_closest_marker("gpu_examples")
+    n = marker.args[0] if marker else GPU_MAX_EXAMPLES
+    before = fn._hypothesis_internal_use_settings
+    fn._hypothesis_internal_use_settings = settings(before, max_examples=min(n, before.max_examples))
+    try:
+        yield
+    finally:
+        fn._hypothesis_internal_use_settings = before

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import NP_DTYPES, arange_array, assert_equal, np_dtypes, shapes
+from conftest import (
+    NP_DTYPES,
+    arange_array,
+    assert_equal,
+    dtypes_on,
+    index_dtype,
+    np_dtypes,
+    shapes,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -166,24 +174,34 @@ def test_ragged_and_non_numeric_input():
 # ---- filled tensors -----------------------------------------------------------------------
 
 
-@given(shapes(0, 4), st.sampled_from([None, "float32", "float64", "int32", "uint8", "bool",
-                                      "float16"]))
-def test_zeros_ones_empty_full(shape, name):
+@given(shapes(0, 4), st.data())
+def test_zeros_ones_empty_full(device, shape, data):
+    name = data.draw(st.sampled_from([None, *dtypes_on(device, ["float32", "float64", "int32",
+                                                                "uint8", "bool", "float16",
+                                                                "uint32"])]))
     dt = None if name is None else getattr(fg, name)
     npdt = np.float32 if name is None else NP_DTYPES[name]
     for fn, val in ((fg.zeros, 0), (fg.ones, 1)):
-        for t in (fn(shape, dtype=dt), fn(*shape, dtype=dt), fn(list(shape), dtype=dt)):
+        for t in (fn(shape, dtype=dt, device=device), fn(*shape, dtype=dt, device=device),
+                  fn(list(shape), dtype=dt, device=device)):
+            assert t.device.type == device
             assert_equal(t, np.full(shape, val, npdt))
             assert t.is_contiguous()
-    e = fg.empty(*shape, dtype=dt)
-    assert e.shape == shape and e.dtype == (dt or fg.float32)
-    assert_equal(fg.full(shape, 3, dtype=dt), np.full(shape, 3, npdt if dt else np.int64))
-    base = fg.zeros(shape, dtype=dt)
+    e = fg.empty(*shape, dtype=dt, device=device)
+    assert e.shape == shape and e.dtype == (dt or fg.float32) and e.device.type == device
+    # an int fill value's default dtype: int64, int32 on the GPU
+    assert_equal(fg.full(shape, 3, dtype=dt, device=device),
+                 np.full(shape, 3, npdt if dt else index_dtype(device)))
+    base = fg.zeros(shape, dtype=dt, device=device)
+    for like in (fg.zeros_like(base), fg.ones_like(base), fg.full_like(base, 2),
+                 fg.empty_like(base)):
+        assert like.device == base.device
     assert_equal(fg.zeros_like(base), np.zeros(shape, npdt))
     assert_equal(fg.ones_like(base), np.ones(shape, npdt))
     assert_equal(fg.full_like(base, 2), np.full(shape, 2, npdt))
     assert fg.empty_like(base).shape == shape and fg.empty_like(base).dtype == base.dtype
-    assert_equal(fg.zeros_like(base, dtype=fg.int16), np.zeros(shape, np.int16))
+    other = fg.int16 if device == "cpu" else fg.uint32
+    assert_equal(fg.zeros_like(base, dtype=other), np.zeros(shape, NP_DTYPES[str(other)[len("ferrograd."):]]))
     assert not fg.zeros_like(base).shares_memory_with(base)
 
 
@@ -208,19 +226,21 @@ def test_zero_size_and_scalar_shapes():
 
 
 @given(st.integers(-20, 20), st.integers(-20, 20), st.integers(-5, 5).filter(bool))
-def test_arange_int(start, stop, step):
-    assert_equal(fg.arange(start, stop, step), np.arange(start, stop, step, dtype=np.int64))
+def test_arange_int(device, start, stop, step):
+    it = index_dtype(device)  # the default int: int64, int32 on the GPU
+    assert_equal(fg.arange(start, stop, step, device=device), np.arange(start, stop, step, dtype=it))
     if start >= 0:
-        assert_equal(fg.arange(start), np.arange(start))
+        assert_equal(fg.arange(start, device=device), np.arange(start, dtype=it))
 
 
 @given(st.integers(-8, 8), st.integers(-8, 8), st.sampled_from([0.5, 0.25, -0.5, 1.0, -0.25]))
-def test_arange_float(start, stop, step):
+def test_arange_float(device, start, stop, step):
     start, stop = start / 2, stop / 2  # exactly representable, so lengths are unambiguous
-    t = fg.arange(start, stop, step)
+    t = fg.arange(start, stop, step, device=device)
     expected = np.arange(start, stop, step).astype(np.float32)
     assert_equal(t, expected)
-    assert_equal(fg.arange(start, stop, step, dtype=fg.float64), np.arange(start, stop, step))
+    if device == "cpu":  # float64: not on the GPU
+        assert_equal(fg.arange(start, stop, step, dtype=fg.float64), np.arange(start, stop, step))
 
 
 def test_arange_dtypes_and_errors():
@@ -238,17 +258,20 @@ def test_arange_dtypes_and_errors():
 
 
 @given(st.integers(-10, 10), st.integers(-10, 10), st.integers(0, 12), st.booleans())
-def test_linspace(start, stop, num, endpoint):
+def test_linspace(device, start, stop, num, endpoint):
     expected = np.linspace(start, stop, num, endpoint=endpoint)
-    t = fg.linspace(start, stop, num, endpoint=endpoint, dtype=fg.float64)
+    # float64 on the CPU; float32 on the GPU, within two float32 ulps of 10
+    dt, atol = (fg.float64, 1e-13) if device == "cpu" else (fg.float32, 2e-6)
+    t = fg.linspace(start, stop, num, endpoint=endpoint, dtype=dt, device=device)
+    assert t.device.type == device
     # tolerance: two ulps of the largest magnitude (numpy and ferrograd may round differently)
-    np.testing.assert_allclose(np.asarray(t), expected, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(np.asarray(t), expected, rtol=0, atol=atol)
     assert t.shape == (num,)
     if num:
         assert np.asarray(t)[0] == start
     if num > 1 and endpoint:
         assert np.asarray(t)[-1] == stop
-    s = fg.linspace(start, stop, steps=num)
+    s = fg.linspace(start, stop, steps=num, device=device)
     assert s.dtype == fg.float32
     np.testing.assert_allclose(np.asarray(s), np.linspace(start, stop, num).astype(np.float32),
                                rtol=0, atol=2e-6)
@@ -261,16 +284,16 @@ def test_linspace_errors():
         fg.linspace(0, 1, -1)
 
 
-@given(st.integers(0, 6), st.none() | st.integers(0, 6), st.integers(-7, 7),
-       st.sampled_from([None, "float64", "int32", "bool"]))
-def test_eye(n, m, k, name):
+@given(st.integers(0, 6), st.none() | st.integers(0, 6), st.integers(-7, 7), st.data())
+def test_eye(device, n, m, k, data):
+    name = data.draw(st.sampled_from([None, *dtypes_on(device, ["float64", "int32", "bool"])]))
     dt = None if name is None else getattr(fg, name)
     npdt = np.float32 if name is None else NP_DTYPES[name]
     expected = np.eye(n, m, k, dtype=npdt)
     if m is None:
-        assert_equal(fg.eye(n, k=k, dtype=dt), expected)
+        assert_equal(fg.eye(n, k=k, dtype=dt, device=device), expected)
     else:
-        assert_equal(fg.eye(n, m, k=k, dtype=dt), expected)
+        assert_equal(fg.eye(n, m, k=k, dtype=dt, device=device), expected)
 
 
 def test_eye_negative_raises():

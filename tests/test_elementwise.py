@@ -26,7 +26,14 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from conftest import NP_DTYPES, to_np
+from conftest import (
+    GPU_ATOL,
+    GPU_RTOL,
+    NP_DTYPES,
+    device_params,
+    dtypes_on,
+    to_np,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -84,12 +91,24 @@ def tiny(name):
     return float(np.finfo(np.float32 if name == "bfloat16" else storage(name)).tiny)
 
 
-def make_tensor(a, name):
-    """A contiguous tensor of dtype ``name`` from numpy values (bf16 via float32)."""
+def make_tensor(a, name, device="cpu"):
+    """A contiguous tensor of dtype ``name`` on ``device`` from numpy values (bf16 via
+    float32)."""
     a = np.array(a, order="C", copy=True)
     if name == "bfloat16":
         return fg.tensor(a.astype(np.float32)).astype(fg.bfloat16)
-    return fg.tensor(a.astype(storage(name)))
+    return fg.tensor(a.astype(storage(name)), device=device)
+
+
+def device_rows(rows, cpu_only_ops=()):
+    """(device, dtype, op) params: GPU rows only for dtypes the GPU holds and ops with a
+    GPU kernel."""
+    return [p for p in device_params(rows)
+            if not (p.values[0] == "gpu" and p.values[2] in cpu_only_ops)]
+
+
+# nextafter has no GPU kernel yet (it steps through bit patterns, incl. subnormals).
+CPU_ONLY_BINARY = ("nextafter",)
 
 
 def values_of(t, name):
@@ -118,6 +137,9 @@ def assert_float_close(got, ref64, name, ulps, atol=0.0, mask=None, zero_sign=Fa
     with np.errstate(all="ignore"):
         err = np.abs(g - r)
         allowed = ulps * spacing(r, name) + atol
+        if got.device.type == "gpu" and (ulps or atol):
+            # WGSL builtins: a few float32 ulp, relative (test_gpu.py's tolerances)
+            allowed = np.maximum(allowed, GPU_RTOL * np.abs(r) + GPU_ATOL)
     bad |= fin & (err > allowed)
     if zero_sign:
         bad |= (r == 0) & (g == 0) & (np.signbit(r) != np.signbit(g))
@@ -194,8 +216,8 @@ LAYOUTS = ["contiguous", "transposed", "negative_step", "expanded"]
 
 
 @st.composite
-def operand(draw, shape, name, elems=None):
-    """(tensor, numpy values): a tensor of dtype ``name`` and logical shape ``shape`` in
+def operand(draw, shape, name, elems=None, device="cpu"):
+    """(tensor, numpy values): a tensor of dtype ``name`` on ``device``, of logical shape ``shape`` in
     a drawn memory layout (contiguous, permuted, negative-step slice of a bigger tensor,
     or a stride-0 expanded view), and the numpy array of its values."""
     elems = elems if elems is not None else elements(name)
@@ -205,7 +227,7 @@ def operand(draw, shape, name, elems=None):
     if layout == "expanded":
         small_shape = tuple(1 if draw(st.booleans()) else n for n in shape)
         small = draw(hnp.arrays(st_dtype, small_shape, elements=elems))
-        base = make_tensor(small, name)
+        base = make_tensor(small, name, device)
         t = fg.broadcast_to(base, shape) if draw(st.booleans()) else base.expand(*shape)
         if name == "bfloat16":
             return t, np.broadcast_to(values_of(base, name), shape)
@@ -214,15 +236,15 @@ def operand(draw, shape, name, elems=None):
     if layout == "transposed" and ndim >= 2:
         perm = draw(st.permutations(range(ndim)))
         inv = tuple(int(i) for i in np.argsort(perm))
-        t = make_tensor(a.transpose(perm), name).permute(inv)
+        t = make_tensor(a.transpose(perm), name, device).permute(inv)
     elif layout == "negative_step" and ndim >= 1:
         big = np.zeros(tuple(2 * n for n in shape), st_dtype)
         idx = (slice(None, None, -2),) * ndim
         big[idx] = a
-        t = make_tensor(big, name)[idx]
+        t = make_tensor(big, name, device)[idx]
     else:
-        t = make_tensor(a, name)
-    assert tuple(t.shape) == tuple(shape)
+        t = make_tensor(a, name, device)
+    assert tuple(t.shape) == tuple(shape) and t.device.type == device
     if name == "bfloat16":
         return t, values_of(t, name)
     return t, a
@@ -384,13 +406,15 @@ def special_grid(op, name):
 
 
 @pytest.mark.parametrize(
-    "op,name", [(op, d) for op in BINARY for d in binary_dtypes(op)],
+    "device,name,op", device_rows([(d, op) for op in BINARY for d in binary_dtypes(op)],
+                                  CPU_ONLY_BINARY),
+    indirect=["device"],
 )
-def test_binary_special_value_grid(op, name):
+def test_binary_special_value_grid(device, name, op):
     """All pairs of edge values (0, -0.0, +-1, min/max, subnormals, inf, nan, bit widths),
     broadcast as a column against a row."""
     a, b = special_grid(op, name)
-    got = getattr(fg, op)(make_tensor(a, name), make_tensor(b, name))
+    got = getattr(fg, op)(make_tensor(a, name, device), make_tensor(b, name, device))
     assert tuple(got.shape) == (a.shape[0], b.shape[1])
     if name == "bfloat16":
         a, b = round_bf16(a), round_bf16(b)
@@ -404,13 +428,18 @@ def binary_elements(op, name, side):
     return elements(name)
 
 
-@pytest.mark.parametrize("op", list(BINARY))
+def device_ops(ops, cpu_only=()):
+    """(device, op) params; ``cpu_only`` ops have no GPU kernel yet."""
+    return [(d, op) for d in ("cpu", "gpu") for op in ops if not (d == "gpu" and op in cpu_only)]
+
+
+@pytest.mark.parametrize("device,op", device_ops(BINARY, CPU_ONLY_BINARY), indirect=["device"])
 @given(data=st.data())
-def test_binary_hypothesis(op, data):
-    name = data.draw(st.sampled_from(binary_dtypes(op)), label="dtype")
+def test_binary_hypothesis(device, op, data):
+    name = data.draw(st.sampled_from(dtypes_on(device, binary_dtypes(op))), label="dtype")
     sa, sb = data.draw(two_shapes(), label="shapes")
-    ta, a = data.draw(operand(sa, name, binary_elements(op, name, 0)), label="a")
-    tb, b = data.draw(operand(sb, name, binary_elements(op, name, 1)), label="b")
+    ta, a = data.draw(operand(sa, name, binary_elements(op, name, 0), device), label="a")
+    tb, b = data.draw(operand(sb, name, binary_elements(op, name, 1), device), label="b")
     got = getattr(fg, op)(ta, tb)
     check_binary(op, name, got, a, b)
     # the inputs are untouched
@@ -429,35 +458,39 @@ def test_binary_hypothesis(op, data):
 # ---- floor division / remainder / pow: the rules spelled out ---------------------------
 
 
-@pytest.mark.parametrize("name", INTS)
-def test_integer_division_by_zero_is_zero(name):
-    a = make_tensor(np.array([0, 1, 7, np.iinfo(storage(name)).max], storage(name)), name)
-    z = make_tensor(np.zeros(4, storage(name)), name)
+@pytest.mark.parametrize("device,name", device_params(INTS), indirect=["device"])
+def test_integer_division_by_zero_is_zero(device, name):
+    a = make_tensor(np.array([0, 1, 7, np.iinfo(storage(name)).max], storage(name)), name,
+                    device)
+    z = make_tensor(np.zeros(4, storage(name)), name, device)
     assert_exact(a // z, np.zeros(4, storage(name)), "x // 0")
     assert_exact(a % z, np.zeros(4, storage(name)), "x % 0")
     assert_exact(fg.floor_divide(a, 0), np.zeros(4, storage(name)), "floor_divide(x, 0)")
     assert_exact(fg.remainder(a, 0), np.zeros(4, storage(name)), "remainder(x, 0)")
 
 
-@pytest.mark.parametrize("name", SIGNED)
-def test_integer_floor_division_python_sign_rules(name):
+@pytest.mark.parametrize("device,name", device_params(SIGNED), indirect=["device"])
+def test_integer_floor_division_python_sign_rules(device, name):
     dt = storage(name)
     xs = [7, -7, 7, -7, 6, -6, 0, 1, -1]
     ys = [2, 2, -2, -2, -3, 3, -5, -3, 3]
-    t, u = make_tensor(np.array(xs, dt), name), make_tensor(np.array(ys, dt), name)
+    t = make_tensor(np.array(xs, dt), name, device)
+    u = make_tensor(np.array(ys, dt), name, device)
     assert_exact(t // u, np.array([x // y for x, y in zip(xs, ys)], dt), "//")
     assert_exact(t % u, np.array([x % y for x, y in zip(xs, ys)], dt), "%")
     # the wrap-around case: min // -1 (numpy: min, with remainder 0)
-    m = make_tensor(np.array([np.iinfo(dt).min], dt), name)
+    m = make_tensor(np.array([np.iinfo(dt).min], dt), name, device)
     assert_exact(m // -1, np.array([np.iinfo(dt).min], dt), "min // -1")
     assert_exact(m % -1, np.array([0], dt), "min % -1")
 
 
-@pytest.mark.parametrize("name", ["float16", "float32", "float64"])
-def test_float_floor_division_and_remainder_edges(name):
+@pytest.mark.parametrize("device,name", device_params(["float16", "float32", "float64"]),
+                         indirect=["device"])
+def test_float_floor_division_and_remainder_edges(device, name):
     dt = storage(name)
-    t = make_tensor(np.array([1.0, -1.0, 0.0, -0.0, math.inf, 5.0, -5.0, 5.0, -5.0], dt), name)
-    u = make_tensor(np.array([0.0, 0.0, 0.0, 0.0, 1.0, 3.0, 3.0, -3.0, -3.0], dt), name)
+    t = make_tensor(np.array([1.0, -1.0, 0.0, -0.0, math.inf, 5.0, -5.0, 5.0, -5.0], dt), name,
+                    device)
+    u = make_tensor(np.array([0.0, 0.0, 0.0, 0.0, 1.0, 3.0, 3.0, -3.0, -3.0], dt), name, device)
     fd = values_of(t // u, name)
     assert fd[0] == math.inf and fd[1] == -math.inf
     assert np.isnan(fd[2]) and np.isnan(fd[3]) and np.isnan(fd[4])
@@ -466,33 +499,33 @@ def test_float_floor_division_and_remainder_edges(name):
     assert np.isnan(rem[:5]).all()
     np.testing.assert_array_equal(rem[5:], [2.0, 1.0, -1.0, -2.0])  # sign of the divisor
     # Python / numpy: x % inf keeps x when the signs agree, and is inf otherwise
-    r = fg.remainder(make_tensor(np.array([1.0, -1.0], dt), name), math.inf)
+    r = fg.remainder(make_tensor(np.array([1.0, -1.0], dt), name, device), math.inf)
     np.testing.assert_array_equal(values_of(r, name), [1.0, math.inf])
 
 
-@pytest.mark.parametrize("name", SIGNED)
-def test_integer_pow_negative_exponent_follows_pytorch(name):
+@pytest.mark.parametrize("device,name", device_params(SIGNED), indirect=["device"])
+def test_integer_pow_negative_exponent_follows_pytorch(device, name):
     dt = storage(name)
-    base = make_tensor(np.array([1, -1, -1, 2, -2, 0, 5, 1, -1], dt), name)
-    expo = make_tensor(np.array([-1, -1, -2, -1, -3, -1, -2, -7, -7], dt), name)
+    base = make_tensor(np.array([1, -1, -1, 2, -2, 0, 5, 1, -1], dt), name, device)
+    expo = make_tensor(np.array([-1, -1, -2, -1, -3, -1, -2, -7, -7], dt), name, device)
     assert_exact(base ** expo, np.array([1, -1, 1, 0, 0, 0, 0, 1, -1], dt), "int pow")
     assert_exact(fg.pow(base, -3), np.array([1, -1, -1, 0, 0, 0, 0, 1, -1], dt), "pow(t, -3)")
     assert_exact(base ** 0, np.ones(9, dt), "t ** 0")
 
 
-@pytest.mark.parametrize("name", INTS)
-def test_shift_by_bit_width_or_more(name):
+@pytest.mark.parametrize("device,name", device_params(INTS), indirect=["device"])
+def test_shift_by_bit_width_or_more(device, name):
     dt = storage(name)
     n = bits(name)
     ii = np.iinfo(dt)
     x = np.array([1, 3, ii.max, ii.min, 5, ii.max], dt)
     s = np.array([n, n + 1, n - 1, n - 1, 2 * n, 0], dt)
-    tx, ts = make_tensor(x, name), make_tensor(s, name)
+    tx, ts = make_tensor(x, name, device), make_tensor(s, name, device)
     assert_exact(tx << ts, np.left_shift(x, s), "<<")
     assert_exact(tx >> ts, np.right_shift(x, s), ">>")
     assert_exact(tx << n, np.zeros(6, dt), "<< width")
     if name in SIGNED:  # arithmetic shift: negatives go to -1
-        neg = make_tensor(np.array([-1, -5, ii.min], dt), name)
+        neg = make_tensor(np.array([-1, -5, ii.min], dt), name, device)
         assert_exact(neg >> n, np.array([-1, -1, -1], dt), ">> width (negative)")
         assert_exact(neg >> (n + 3), np.array([-1, -1, -1], dt), ">> beyond width")
 
@@ -684,10 +717,12 @@ def test_unary_table_covers_every_function():
     assert set(_math.BINARY) == set(BINARY)
 
 
-@pytest.mark.parametrize("op,name", [(op, d) for op in UNARY_OPS for d in unary_dtypes(op)])
-def test_unary_special_values(op, name):
+@pytest.mark.parametrize("device,name,op",
+                         device_rows([(d, op) for op in UNARY_OPS for d in unary_dtypes(op)]),
+                         indirect=["device"])
+def test_unary_special_values(device, name, op):
     v = np.array(specials(name), dtype=storage(name))
-    t = make_tensor(v, name)
+    t = make_tensor(v, name, device)
     if name == "bfloat16":
         v = values_of(t, name)
     got = call_unary(op, t)
@@ -700,21 +735,22 @@ def unary_elements(op, name):
     return elements(name)
 
 
-@pytest.mark.parametrize("op", UNARY_OPS)
+@pytest.mark.parametrize("device,op", device_ops(UNARY_OPS), indirect=["device"])
 @given(data=st.data())
-def test_unary_hypothesis(op, data):
-    name = data.draw(st.sampled_from(unary_dtypes(op)), label="dtype")
+def test_unary_hypothesis(device, op, data):
+    name = data.draw(st.sampled_from(dtypes_on(device, unary_dtypes(op))), label="dtype")
     shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5),
                       label="shape")
-    t, a = data.draw(operand(shape, name, unary_elements(op, name)), label="x")
+    t, a = data.draw(operand(shape, name, unary_elements(op, name), device), label="x")
     got = call_unary(op, t)
     check_unary(op, name, got, a)
 
 
 @pytest.mark.parametrize("op", ["exp", "log", "tanh", "sigmoid", "expm1", "sin", "cos", "erf",
                                 "log1p", "softplus", "silu", "gelu", "gelu_tanh"])
-@pytest.mark.parametrize("name", ["float32", "float64"])
-def test_unary_dense_sweep(op, name):
+@pytest.mark.parametrize("device,name", device_params(["float32", "float64"]),
+                         indirect=["device"])
+def test_unary_dense_sweep(device, name, op):
     """A dense sweep of each polynomial approximation's range (all reduction intervals)."""
     dt = storage(name)
     lim = {"exp": 100.0, "expm1": 100.0, "sigmoid": 120.0, "softplus": 120.0, "silu": 120.0,
@@ -727,17 +763,17 @@ def test_unary_dense_sweep(op, name):
         x = np.concatenate([np.linspace(-lim, lim, 40001), np.linspace(-1, 1, 20001),
                             np.geomspace(1e-30, 1.0, 2001), -np.geomspace(1e-30, 1.0, 2001)])
     x = x.astype(dt)
-    check_unary(op, name, call_unary(op, fg.tensor(x)), x)
+    check_unary(op, name, call_unary(op, fg.tensor(x, device=device)), x)
 
 
 # ---- activation parameters, where, clip -----------------------------------------------
 
 
-@pytest.mark.parametrize("name", FLOATS)
+@pytest.mark.parametrize("device,name", device_params(FLOATS), indirect=["device"])
 @given(data=st.data())
-def test_leaky_relu_and_elu(name, data):
+def test_leaky_relu_and_elu(device, name, data):
     shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=5))
-    t, a = data.draw(operand(shape, name))
+    t, a = data.draw(operand(shape, name, device=device))
     slope = data.draw(st.sampled_from([0.01, 0.2, 1.0, 0.0, -0.5, 3.0]))
     alpha = data.draw(st.sampled_from([1.0, 0.5, 2.0, 0.0]))
     x64 = a.astype(np.float64)
@@ -753,8 +789,8 @@ def test_leaky_relu_and_elu(name, data):
                        atol=tiny(name), what="elu")
 
 
-def test_activation_defaults_and_bad_arguments():
-    x = fg.tensor(np.array([-2.0, -0.5, 0.0, 3.0], np.float32))
+def test_activation_defaults_and_bad_arguments(device):
+    x = fg.tensor(np.array([-2.0, -0.5, 0.0, 3.0], np.float32), device=device)
     assert_float_close(fg.leaky_relu(x), np.array([-0.02, -0.005, 0.0, 3.0]), "float32", 1)
     assert_float_close(fg.elu(x), np.array([math.expm1(-2), math.expm1(-0.5), 0, 3]),
                        "float32", 4)
@@ -768,11 +804,11 @@ def test_activation_defaults_and_bad_arguments():
         np.testing.assert_array_equal(to_np(getattr(x, op)()), to_np(getattr(fg, op)(x)))
 
 
-@pytest.mark.parametrize("name", FLOATS)
-def test_activation_limits_at_infinity(name):
+@pytest.mark.parametrize("device,name", device_params(FLOATS), indirect=["device"])
+def test_activation_limits_at_infinity(device, name):
     """silu(x) = x * sigmoid(x) and gelu(x) = x * Phi(x) tend to 0 as x -> -inf (and to x as
     x -> +inf); the limit, not inf * 0 = nan (sigmoid and softplus already give their limits)."""
-    t = make_tensor(np.array([-math.inf, math.inf], storage(name)), name)
+    t = make_tensor(np.array([-math.inf, math.inf], storage(name)), name, device)
     for op in ("silu", "gelu", "gelu_tanh", "sigmoid", "softplus", "elu"):
         got = values_of(call_unary(op, t), name)
         lo = {"sigmoid": 0.0, "softplus": 0.0, "elu": -1.0}.get(op, 0.0)
@@ -780,13 +816,13 @@ def test_activation_limits_at_infinity(name):
         assert got.tolist() == [lo, hi], (op, name, got.tolist())
 
 
-def test_where_against_numpy_all_dtypes():
-    for name in ALL:
+def test_where_against_numpy_all_dtypes(device):
+    for name in dtypes_on(device, ALL):
         v = np.array(specials(name), dtype=storage(name))
-        a = make_tensor(v, name)
-        b = make_tensor(v[::-1].copy(), name)
+        a = make_tensor(v, name, device)
+        b = make_tensor(v[::-1].copy(), name, device)
         cond = np.arange(v.size) % 3 == 0
-        got = fg.where(fg.tensor(cond), a, b)
+        got = fg.where(fg.tensor(cond, device=device), a, b)
         assert got.dtype == fgdt(name)
         exp = np.where(cond, values_of(a, name), values_of(b, name))
         np.testing.assert_array_equal(values_of(got, name), exp)
@@ -794,13 +830,13 @@ def test_where_against_numpy_all_dtypes():
 
 
 @given(data=st.data())
-def test_where_broadcasting_and_layouts(data):
-    name = data.draw(st.sampled_from(ALL))
+def test_where_broadcasting_and_layouts(device, data):
+    name = data.draw(st.sampled_from(dtypes_on(device, ALL)))
     shapes3 = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=4,
                                                           min_side=0, max_side=4)).input_shapes
-    tc, c = data.draw(operand(shapes3[0], "bool"))
-    ta, a = data.draw(operand(shapes3[1], name))
-    tb, b = data.draw(operand(shapes3[2], name))
+    tc, c = data.draw(operand(shapes3[0], "bool", device=device))
+    ta, a = data.draw(operand(shapes3[1], name, device=device))
+    tb, b = data.draw(operand(shapes3[2], name, device=device))
     got = fg.where(tc, ta, tb)
     exp = np.where(c, a, b)
     assert got.dtype == fgdt(name)
@@ -808,17 +844,19 @@ def test_where_broadcasting_and_layouts(data):
     np.testing.assert_array_equal(values_of(got, name), exp)
     # method form: self where condition else other
     np.testing.assert_array_equal(values_of(ta.where(tc, tb), name), exp)
-    # Python scalars are weak (but bool with an int scalar is int64, as bool + 1)
+    # Python scalars are weak (but bool with an int scalar is the default int, as bool + 1:
+    # int64, and int32 on the GPU)
     got_s = fg.where(tc, ta, 0)
-    assert got_s.dtype == (fg.int64 if name == "bool" else fgdt(name))
+    default_int = fg.int64 if device == "cpu" else fg.int32
+    assert got_s.dtype == (default_int if name == "bool" else fgdt(name))
     np.testing.assert_array_equal(values_of(got_s, name), np.where(c, a, 0))
 
 
 @given(data=st.data())
-def test_clip_against_numpy(data):
-    name = data.draw(st.sampled_from([*INTS, *FLOATS]), label="dtype")
+def test_clip_against_numpy(device, data):
+    name = data.draw(st.sampled_from(dtypes_on(device, [*INTS, *FLOATS])), label="dtype")
     sx, sb = data.draw(two_shapes())
-    tx, x = data.draw(operand(sx, name))
+    tx, x = data.draw(operand(sx, name, device=device))
     lo_hi = data.draw(hnp.arrays(storage(name), (2,), elements=elements(name)))
     lo, hi = np.sort(lo_hi) if not np.isnan(lo_hi.astype(np.float64)).any() else lo_hi
     if name == "bfloat16":
@@ -833,7 +871,7 @@ def test_clip_against_numpy(data):
     # one-sided, and tensor bounds that broadcast
     np.testing.assert_array_equal(values_of(fg.clip(tx, lo.item()), name), np.maximum(x, lo))
     np.testing.assert_array_equal(values_of(fg.clip(tx, max=hi.item()), name), np.minimum(x, hi))
-    tb, bnd = data.draw(operand(sb, name))
+    tb, bnd = data.draw(operand(sb, name, device=device))
     with np.errstate(all="ignore"):
         np.testing.assert_array_equal(values_of(fg.clip(tx, tb, hi.item()), name),
                                       np.minimum(np.maximum(x, bnd), hi))
@@ -845,24 +883,25 @@ def _check_clip_nan_bounds(tx, x, name):
     assert np.isnan(got).all()  # numpy and PyTorch: a nan bound gives nan
 
 
-def test_clip_min_greater_than_max_gives_max():
-    x = fg.tensor(np.array([1.0, 5.0, 3.0, math.nan], np.float32))
+def test_clip_min_greater_than_max_gives_max(device):
+    x = fg.tensor(np.array([1.0, 5.0, 3.0, math.nan], np.float32), device=device)
     got = to_np(fg.clip(x, 4.0, 2.0))
     np.testing.assert_array_equal(got, np.clip(np.array([1, 5, 3, np.nan], np.float32), 4, 2))
-    xi = fg.tensor(np.array([-3, 0, 9], np.int32))
+    xi = fg.tensor(np.array([-3, 0, 9], np.int32), device=device)
     np.testing.assert_array_equal(to_np(fg.clip(xi, 5, 1)), [1, 1, 1])
 
 
-def test_clip_inplace_and_out():
+def test_clip_inplace_and_out(device):
     a = np.array([-2.0, 0.5, 7.0], np.float32)
-    t = fg.tensor(a)
-    ptr = t.data_ptr()
+    t = fg.tensor(a, device=device)
+    ptr, alias = t.data_ptr(), t.detach()
     r = t.clamp_(0.0, 1.0)
-    assert t.data_ptr() == ptr
+    assert t.data_ptr() == ptr and alias.shares_memory_with(t)
     np.testing.assert_array_equal(to_np(t), [0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(to_np(alias), [0.0, 0.5, 1.0])  # written into the storage
     assert r is None or np.array_equal(to_np(r), to_np(t))
-    o = fg.zeros(3)
-    fg.clip(fg.tensor(a), -1.0, 1.0, out=o)
+    o = fg.zeros(3, device=device)
+    fg.clip(fg.tensor(a, device=device), -1.0, 1.0, out=o)
     np.testing.assert_array_equal(to_np(o), [-1.0, 0.5, 1.0])
 
 
@@ -882,9 +921,11 @@ SCALAR_CASES = [
 
 
 @pytest.mark.parametrize("op,fwd,rev", SCALAR_CASES, ids=[c[0] for c in SCALAR_CASES])
-@pytest.mark.parametrize("name", ["int8", "int32", "uint8", "int64", "float16", "float32",
-                                  "float64", "bfloat16"])
-def test_reflected_operators_with_python_scalars(op, fwd, rev, name):
+@pytest.mark.parametrize("device,name", device_params(["int8", "int32", "uint8", "uint32", "int64",
+                                                       "float16", "float32", "float64",
+                                                       "bfloat16"]),
+                         indirect=["device"])
+def test_reflected_operators_with_python_scalars(op, fwd, rev, device, name):
     dt = storage(name)
     if name in FLOATS:
         v = np.array([0.0, -0.0, 1.0, -1.5, 2.0, 3.0, 0.25, -7.0, math.inf, math.nan], dt)
@@ -893,7 +934,7 @@ def test_reflected_operators_with_python_scalars(op, fwd, rev, name):
         ii = np.iinfo(dt)
         v = np.array(sorted({0, 1, 2, 3, 7, ii.max, ii.min, 5 if ii.min == 0 else -5}), dt)
         scalars = [2, 3, 1] if op == "pow" else [2, 3, -1 if ii.min < 0 else 1, 0]
-    t = make_tensor(v, name)
+    t = make_tensor(v, name, device)
     a = values_of(t, name)
     for s in scalars:
         sa = np.array(s).astype(dt) if not (name in FLOATS and op == "pow") else np.array(s, dt)
@@ -910,10 +951,10 @@ def test_reflected_operators_with_python_scalars(op, fwd, rev, name):
             check_binary(op, name, got_r, sa.reshape(1), a)
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_unary_operators(name):
+@pytest.mark.parametrize("device,name", device_params(ALL), indirect=["device"])
+def test_unary_operators(device, name):
     v = np.array(specials(name), dtype=storage(name))
-    t = make_tensor(v, name)
+    t = make_tensor(v, name, device)
     a = values_of(t, name)
     with np.errstate(all="ignore"):
         if name != "bool":
@@ -932,15 +973,15 @@ def test_unary_operators(name):
             assert_exact(~t, np.invert(a), "~")
 
 
-def test_negative_zero_and_special_results():
-    x = fg.tensor(np.array([-0.0, 0.0], np.float32))
+def test_negative_zero_and_special_results(device):
+    x = fg.tensor(np.array([-0.0, 0.0], np.float32), device=device)
     g = to_np(-x)
     assert list(np.signbit(g)) == [False, True]
     assert list(np.signbit(to_np(abs(x)))) == [False, False]
     assert list(np.signbit(to_np(fg.sqrt(x)))) == [True, False]
     assert to_np(fg.reciprocal(x)).tolist() == [-math.inf, math.inf]
     assert to_np(fg.log(x)).tolist() == [-math.inf, -math.inf]
-    y = fg.tensor(np.array([math.inf, -math.inf, math.nan, -1.0], np.float32))
+    y = fg.tensor(np.array([math.inf, -math.inf, math.nan, -1.0], np.float32), device=device)
     assert_float_close(fg.exp(y), [math.inf, 0.0, math.nan, math.exp(-1)], "float32", 4)
     np.testing.assert_array_equal(to_np(fg.tanh(y))[:3], [1.0, -1.0, math.nan])
     np.testing.assert_array_equal(to_np(fg.sigmoid(y))[:3], [1.0, 0.0, math.nan])
@@ -966,50 +1007,59 @@ def apply_inplace(sym, t, u):
 
 @pytest.mark.parametrize("sym,op", INPLACE, ids=[i[0] for i in INPLACE])
 @given(data=st.data())
-def test_inplace_operators_write_into_storage(sym, op, data):
-    names = [d for d in binary_dtypes(op) if not (op == "divide" and d not in FLOATS)]
+def test_inplace_operators_write_into_storage(device, sym, op, data):
+    names = [d for d in dtypes_on(device, binary_dtypes(op))
+             if not (op == "divide" and d not in FLOATS)]
     name = data.draw(st.sampled_from(names))
     shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
     ushape = data.draw(hnp.broadcastable_shapes(shape, min_dims=0, max_dims=len(shape),
                                                 min_side=0, max_side=4)
                        .filter(lambda s: np.broadcast_shapes(shape, s) == shape))
     a = data.draw(hnp.arrays(storage(name), shape, elements=binary_elements(op, name, 0)))
-    tu, b = data.draw(operand(ushape, name, binary_elements(op, name, 1)))
-    t = make_tensor(a, name)
+    tu, b = data.draw(operand(ushape, name, binary_elements(op, name, 1), device))
+    t = make_tensor(a, name, device)
     a = values_of(t, name)
-    ptr = t.data_ptr()
-    view = np.asarray(t) if name != "bfloat16" else None
-    expected = getattr(fg, op)(make_tensor(a, name), tu)
+    ptr, alias = t.data_ptr(), t.detach()
+    view = np.asarray(t) if name != "bfloat16" and device == "cpu" else None
+    expected = getattr(fg, op)(make_tensor(a, name, device), tu)
     t2 = apply_inplace(sym, t, tu)
     assert t2 is t
     assert t.data_ptr() == ptr and t.dtype == fgdt(name) and tuple(t.shape) == shape
+    assert alias.shares_memory_with(t)
     check_binary(op, name, t, a, b)
     np.testing.assert_array_equal(values_of(t, name), values_of(expected, name))
+    np.testing.assert_array_equal(values_of(alias, name), values_of(t, name))  # same storage
     if view is not None and view.size:
         np.testing.assert_array_equal(view, values_of(t, name))  # the same memory changed
     # the method form
-    t3 = make_tensor(a, name)
+    t3 = make_tensor(a, name, device)
     r = getattr(t3, op + "_")(tu)
     np.testing.assert_array_equal(values_of(t3, name), values_of(expected, name))
     assert r is None or r is t3 or np.array_equal(values_of(r, name), values_of(t3, name),
                                                   equal_nan=name in FLOATS)
 
 
-@pytest.mark.parametrize("name", ["float32", "float64"])
-def test_unary_inplace_methods(name):
+@pytest.mark.parametrize("device,name", device_params(["float32", "float64"]),
+                         indirect=["device"])
+def test_unary_inplace_methods(device, name):
     a = np.array([-2.0, -0.5, 0.0, 0.3, 1.0, 4.0], storage(name))
     for op in ["exp", "log1p", "tanh", "sigmoid", "abs", "neg", "floor", "sqrt", "relu",
                "sin", "square", "round"]:
-        t = fg.tensor(a.copy())
-        base = np.asarray(t)
-        fresh = to_np(getattr(fg, op)(fg.tensor(a.copy())))
+        t = fg.tensor(a.copy(), device=device)
+        alias = t.detach()
+        base = np.asarray(t) if device == "cpu" else None
+        fresh = to_np(getattr(fg, op)(fg.tensor(a.copy(), device=device)))
         getattr(t, op + "_")()
-        np.testing.assert_array_equal(base, fresh, err_msg=op)  # written into the storage
+        np.testing.assert_array_equal(to_np(alias), fresh, err_msg=op)  # written into the storage
+        if base is not None:
+            np.testing.assert_array_equal(base, fresh, err_msg=op)  # in the same memory
 
 
-def test_inplace_through_views_matches_numpy():
-    a = np.arange(24, dtype=np.float64).reshape(4, 6)
-    t = fg.tensor(a.copy())
+def test_inplace_through_views_matches_numpy(device):
+    dt = np.float64 if device == "cpu" else np.float32
+    rtol = 4e-16 if device == "cpu" else GPU_RTOL
+    a = np.arange(24, dtype=dt).reshape(4, 6)
+    t = fg.tensor(a.copy(), device=device)
     v = t.T[::2]
     v += 1
     an = a.copy()
@@ -1017,33 +1067,41 @@ def test_inplace_through_views_matches_numpy():
     vn += 1
     np.testing.assert_array_equal(to_np(t), an)
     w = t[::-1, 1::2]
-    w *= fg.tensor(np.array([2.0, 3.0, 4.0]))
-    an[::-1, 1::2] *= np.array([2.0, 3.0, 4.0])
+    w *= fg.tensor(np.array([2.0, 3.0, 4.0], dt), device=device)
+    an[::-1, 1::2] *= np.array([2.0, 3.0, 4.0], dt)
     np.testing.assert_array_equal(to_np(t), an)
     t[1].exp_()
     an[1] = np.exp(an[1])
-    np.testing.assert_allclose(to_np(t), an, rtol=4e-16)
+    np.testing.assert_allclose(to_np(t), an, rtol=rtol)
     t[:, 2].add_(5)
     an[:, 2] += 5
-    np.testing.assert_allclose(to_np(t), an, rtol=4e-16)
+    np.testing.assert_allclose(to_np(t), an, rtol=rtol)
 
 
-def test_inplace_dtype_rules():
-    ti = fg.tensor(np.array([1, 2, 3], np.int32))
+def test_inplace_dtype_rules(device):
+    ti = fg.tensor(np.array([1, 2, 3], np.int32), device=device)
     with pytest.raises(TypeError):
         ti += 1.5
     with pytest.raises(TypeError):
         ti /= 2
     with pytest.raises(TypeError):
-        ti += fg.tensor(np.array([1.0, 2.0, 3.0], np.float32))
+        ti += fg.tensor(np.array([1.0, 2.0, 3.0], np.float32), device=device)
     with pytest.raises(TypeError):
         ti.exp_()
     with pytest.raises(TypeError):
         ti.add_(0.5)
     np.testing.assert_array_equal(to_np(ti), [1, 2, 3])  # unchanged after the refusals
-    tb = fg.tensor(np.array([True, False]))
+    tb = fg.tensor(np.array([True, False]), device=device)
     with pytest.raises(TypeError):
         tb += 1
+    tf = fg.tensor(np.array([1.0, 2.0], np.float32), device=device)
+    tf += fg.tensor(np.array([1, 2], np.int32), device=device)  # int into float: fine
+    assert tf.dtype == fg.float32
+    np.testing.assert_array_equal(to_np(tf), [2.0, 4.0])
+
+
+def test_inplace_dtype_rules_for_wide_and_narrow_dtypes():
+    # float64, int64 and int8 operands: dtypes the GPU does not hold
     # same-kind downcasts are allowed (as numpy's same_kind rule)
     tf = fg.tensor(np.array([1.0, 2.0], np.float32))
     tf += fg.tensor(np.array([0.1, 0.2], np.float64))
@@ -1057,41 +1115,45 @@ def test_inplace_dtype_rules():
     np.testing.assert_array_equal(to_np(t8), np.array([200, -200]).astype(np.int8))
 
 
-def test_inplace_refuses_shape_growth():
-    t = fg.tensor(np.array([1.0, 2.0, 3.0]))
+@pytest.mark.parametrize("device,name", device_params(["float32", "float64"]),
+                         indirect=["device"])
+def test_inplace_refuses_shape_growth(device, name):
+    dt = fgdt(name)
+    t = fg.tensor(np.array([1.0, 2.0, 3.0]), dtype=dt, device=device)
     with pytest.raises(ValueError):
-        t += fg.ones((2, 3), dtype=fg.float64)
+        t += fg.ones((2, 3), dtype=dt, device=device)
     with pytest.raises(ValueError):
-        t.mul_(fg.ones((2, 3), dtype=fg.float64))
+        t.mul_(fg.ones((2, 3), dtype=dt, device=device))
     with pytest.raises(ValueError):
-        t += fg.ones(4, dtype=fg.float64)
+        t += fg.ones(4, dtype=dt, device=device)
     np.testing.assert_array_equal(to_np(t), [1.0, 2.0, 3.0])
-    s = fg.tensor(np.float64(2.0))
+    s = fg.tensor(2.0, dtype=dt, device=device)
     with pytest.raises(ValueError):
-        s += fg.ones(3, dtype=fg.float64)
+        s += fg.ones(3, dtype=dt, device=device)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 17, 64, 200])
-@pytest.mark.parametrize("name", ["int32", "float32", "float64"])
-def test_inplace_aliasing(n, name):
+@pytest.mark.parametrize("device,name", device_params(["int32", "float32", "float64"]),
+                         indirect=["device"])
+def test_inplace_aliasing(n, device, name):
     a = arange_square(n, name)
-    t = fg.tensor(a.copy())
+    t = fg.tensor(a.copy(), device=device)
     t += t.T
     exp = a.copy()
     exp += exp.T.copy()
     np.testing.assert_array_equal(to_np(t), exp)
-    t = fg.tensor(a.copy())
+    t = fg.tensor(a.copy(), device=device)
     t.sub_(t.T)
     np.testing.assert_array_equal(to_np(t), a - a.T)
     # overlapping shifted views of one buffer
     flat = np.arange(3 * n, dtype=storage(name))
-    tf = fg.tensor(flat.copy())
+    tf = fg.tensor(flat.copy(), device=device)
     dst = tf[1:]
     dst += tf[:-1]
     ref = flat.copy()
     ref[1:] += ref[:-1].copy()
     np.testing.assert_array_equal(to_np(tf), ref)
-    tf = fg.tensor(flat.copy())
+    tf = fg.tensor(flat.copy(), device=device)
     dst = tf[:-1]
     dst *= tf[1:]
     ref = flat.copy()
@@ -1107,14 +1169,15 @@ def arange_square(n, name):
 
 
 @given(data=st.data())
-def test_out_argument(data):
-    name = data.draw(st.sampled_from(["int16", "int64", "uint8", "float32", "float64",
-                                      "float16", "bfloat16"]))
+def test_out_argument(device, data):
+    name = data.draw(st.sampled_from(dtypes_on(device, ["int16", "int32", "int64", "uint8",
+                                                        "uint32", "float32", "float64",
+                                                        "float16", "bfloat16"])))
     sa, sb = data.draw(two_shapes())
-    ta, a = data.draw(operand(sa, name))
-    tb, b = data.draw(operand(sb, name))
+    ta, a = data.draw(operand(sa, name, device=device))
+    tb, b = data.draw(operand(sb, name, device=device))
     shape = np.broadcast_shapes(sa, sb)
-    out = make_tensor(np.zeros(shape, storage(name)), name)
+    out = make_tensor(np.zeros(shape, storage(name)), name, device)
     ptr = out.data_ptr()
     op = data.draw(st.sampled_from(["add", "multiply", "maximum", "bitwise_and"]
                                    if name in INTS else ["add", "multiply", "maximum", "atan2"]))
@@ -1124,24 +1187,25 @@ def test_out_argument(data):
     assert r.shares_memory_with(out) or out.size == 0
     np.testing.assert_array_equal(values_of(r, name), values_of(out, name))
     # unary out=
-    out2 = make_tensor(np.zeros(sa, storage(name)), name)
-    uop = "abs" if name == "uint8" else "negative"
+    out2 = make_tensor(np.zeros(sa, storage(name)), name, device)
+    uop = "abs" if name in UNSIGNED else "negative"
     getattr(fg, uop)(ta, out=out2)
     check_unary(uop, name, out2, a)
 
 
-def test_out_into_a_view_and_errors():
-    base = fg.zeros((3, 4), dtype=fg.float64)
-    x = fg.tensor(np.arange(4.0))
+def test_out_into_a_view_and_errors(device):
+    dt, it = (fg.float64, fg.int64) if device == "cpu" else (fg.float32, fg.int32)
+    base = fg.zeros((3, 4), dtype=dt, device=device)
+    x = fg.tensor(np.arange(4.0), dtype=dt, device=device)
     fg.multiply(x, 2.0, out=base[1])
     fg.exp(x[:3], out=base[:, 0])
     ref = np.zeros((3, 4))
     ref[1] = np.arange(4.0) * 2
     ref[:, 0] = np.exp(np.arange(3.0))
-    np.testing.assert_allclose(to_np(base), ref, rtol=4e-16)
+    np.testing.assert_allclose(to_np(base), ref, rtol=4e-16 if device == "cpu" else GPU_RTOL)
     with pytest.raises(ValueError):
-        fg.add(x, x, out=fg.zeros(3, dtype=fg.float64))
+        fg.add(x, x, out=fg.zeros(3, dtype=dt, device=device))
     with pytest.raises(TypeError):
         fg.add(x, x, out=np.zeros(4))
     with pytest.raises(TypeError):
-        fg.divide(x, x, out=fg.zeros(4, dtype=fg.int64))
+        fg.divide(x, x, out=fg.zeros(4, dtype=it, device=device))

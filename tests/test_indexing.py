@@ -4,16 +4,36 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import arange_array, assert_equal, assert_same_layout, basic_index, shapes
+from conftest import (
+    arange_array,
+    assert_equal,
+    assert_same_layout,
+    basic_index,
+    index_dtype,
+    int_result,
+    shapes,
+    to_np,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
 import ferrograd as fg
 
 
-def make(shape, dtype=np.int64):
-    t = fg.tensor(arange_array(shape, dtype))
-    return t, np.asarray(t)
+def make(shape, dtype=None, device="cpu"):
+    """A tensor on ``device`` with distinct values (int64 by default, int32 on the GPU) and
+    its values in numpy (a view of it on the CPU)."""
+    dtype = dtype or index_dtype(device)
+    t = fg.tensor(arange_array(shape, dtype), device=device)
+    return t, (np.asarray(t) if device == "cpu" else to_np(t))
+
+
+def idx_tensor(a, device):
+    """An index (or mask) array as a tensor on ``device`` (int32 indices on the GPU)."""
+    a = np.asarray(a)
+    if a.dtype.kind in "iu":
+        a = a.astype(index_dtype(device))
+    return fg.tensor(a, device=device)
 
 
 def np_result(a, idx):
@@ -25,9 +45,9 @@ def np_result(a, idx):
 
 
 @given(shapes(0, 4).flatmap(lambda s: st.tuples(st.just(s), basic_index(s))))
-def test_basic_index_is_view(case):
+def test_basic_index_is_view(device, case):
     shape, idx = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     v = t[idx]
     expected = base[idx]
     assert_equal(v, np.asarray(expected))
@@ -37,8 +57,8 @@ def test_basic_index_is_view(case):
 
 
 @given(shapes(1, 4, 1), st.data())
-def test_single_int_and_negative(shape, data):
-    t, base = make(shape)
+def test_single_int_and_negative(device, shape, data):
+    t, base = make(shape, device=device)
     i = data.draw(st.integers(-shape[0], shape[0] - 1))
     assert_equal(t[i], np_result(base, i))
     if len(shape) == 1:
@@ -47,8 +67,8 @@ def test_single_int_and_negative(shape, data):
 
 
 @given(shapes(1, 3, 0, 6), st.data())
-def test_slices_any_step(shape, data):
-    t, base = make(shape)
+def test_slices_any_step(device, shape, data):
+    t, base = make(shape, device=device)
     n = shape[0]
     sl = slice(data.draw(st.none() | st.integers(-2 * n - 2, 2 * n + 2)),
                data.draw(st.none() | st.integers(-2 * n - 2, 2 * n + 2)),
@@ -57,15 +77,15 @@ def test_slices_any_step(shape, data):
     assert_same_layout(t[sl], base[sl])
 
 
-def test_none_and_ellipsis():
-    t, base = make((2, 3, 4))
+def test_none_and_ellipsis(device):
+    t, base = make((2, 3, 4), device=device)
     for idx in [None, (None, None), ..., (..., None), (None, ..., 1), (0, ..., None, 1),
                 (..., 0), (Ellipsis, slice(None, None, -1), None), ()]:
         assert_equal(t[idx], np_result(base, idx))
 
 
-def test_index_errors():
-    t = fg.zeros(2, 3)
+def test_index_errors(device):
+    t = fg.zeros(2, 3, device=device)
     for bad in (2, -3, (0, 3), (1, -4), (0, 0, 0), (..., 0, 0, 0), (0, ..., 0, ...)):
         with pytest.raises(IndexError):
             t[bad]
@@ -73,7 +93,7 @@ def test_index_errors():
         with pytest.raises(IndexError):
             t[bad]
     with pytest.raises(IndexError):
-        fg.tensor(3)[0]
+        fg.tensor(3, device=device)[0]
     with pytest.raises(IndexError):
         t[[0, 2]]
     with pytest.raises(IndexError):
@@ -83,43 +103,46 @@ def test_index_errors():
     with pytest.raises(IndexError):
         t[np.array([True, False, True])]  # mask shape does not match
     with pytest.raises(IndexError):
-        t[fg.tensor([True, False]), fg.tensor([True])]
+        t[fg.tensor([True, False], device=device), fg.tensor([True], device=device)]
 
 
-def test_empty_nested_list_index():
+def test_empty_nested_list_index(device):
     """numpy reads ``[[]]`` as an empty integer index of shape (1, 0)."""
-    a = np.arange(3)
-    assert_equal(fg.arange(3)[[[]]], a[[[]]])
-    assert_equal(fg.arange(3)[[[], []]], a[[[], []]])
+    a = int_result(device, np.arange(3))  # arange's default int: int32 on the GPU
+    assert_equal(fg.arange(3, device=device)[[[]]], a[[[]]])
+    assert_equal(fg.arange(3, device=device)[[[], []]], a[[[], []]])
 
 
-def test_setitem_value_with_extra_leading_ones():
+def test_setitem_value_with_extra_leading_ones(device):
     """numpy (and PyTorch) drop leading size-1 dims of the value on assignment."""
     for shape, idx, vshape in [((3,), slice(None), (1, 3)), ((2, 3), 0, (1, 1, 3)),
                                ((2, 3), (slice(None), [0, 2]), (1, 2, 2)),
                                ((0,), slice(None), (1, 0))]:
-        t, base = make(shape)
+        t, base = make(shape, device=device)
         expected = base.copy()
         value = np.arange(int(np.prod(vshape))).reshape(vshape) + 100
         expected[idx] = value
         t[idx] = value
         assert_equal(t, expected)
-        t[idx] = fg.tensor(value)
+        t[idx] = fg.tensor(value.astype(index_dtype(device)), device=device)
         assert_equal(t, expected)
 
 
-def test_slice_with_zero_step_raises():
+def test_slice_with_zero_step_raises(device):
     with pytest.raises(ValueError):
-        fg.zeros(3)[::0]
+        fg.zeros(3, device=device)[::0]
 
 
 # ---- advanced indexing ------------------------------------------------------------------
 
 
-def index_kinds(values):
-    """The same integer index as a list, numpy array and ferrograd tensor."""
+def index_kinds(values, device="cpu"):
+    """The same integer index as a list, numpy array and ferrograd tensor (on the CPU, and
+    on ``device``: a CPU index tensor may index a GPU tensor)."""
     arr = np.asarray(values, dtype=np.int64)
     kinds = [arr, arr.astype(np.int32), arr.astype(np.uint8), fg.tensor(arr)]
+    if device != "cpu":
+        kinds.append(idx_tensor(arr, device))
     if arr.size and arr.ndim:
         kinds.append(arr.tolist())  # an empty nested list has lost its shape
     return kinds
@@ -136,13 +159,13 @@ def int_index_array(draw, n, max_dims=2):
 
 
 @given(shapes(1, 4, 0, 4), st.data())
-def test_int_array_one_axis(shape, data):
-    t, base = make(shape)
+def test_int_array_one_axis(device, shape, data):
+    t, base = make(shape, device=device)
     axis = data.draw(st.integers(0, len(shape) - 1))
     arr = data.draw(int_index_array(shape[axis]))
     idx = (slice(None),) * axis + (arr,)
     expected = base[idx]
-    for kind in index_kinds(arr):
+    for kind in index_kinds(arr, device):
         if isinstance(kind, np.ndarray) and kind.dtype == np.uint8 and (arr < 0).any():
             continue
         got = t[(slice(None),) * axis + (kind,)]
@@ -183,28 +206,28 @@ def slices_for_adv(draw, n):
                  draw(st.sampled_from([None, 1, 2, -1, -2])))
 
 
-def as_kind(idx, kind):
+def as_kind(idx, kind, device="cpu"):
     out = []
     for i in idx:
         if isinstance(i, np.ndarray):
-            i = {"list": i.tolist(), "numpy": i, "tensor": fg.tensor(i)}[kind]
+            i = {"list": i.tolist(), "numpy": i, "tensor": idx_tensor(i, device)}[kind]
         out.append(i)
     return tuple(out)
 
 
 @given(advanced_case(), st.sampled_from(["list", "numpy", "tensor"]))
-def test_advanced_mixed(case, kind):
+def test_advanced_mixed(device, case, kind):
     """Covers numpy's rule: advanced indices separated by a slice put their dims first."""
     shape, idx = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     expected = np_result(base, idx)
     if kind == "list" and any(isinstance(i, np.ndarray) and i.ndim == 0 for i in idx):
         kind = "numpy"  # a 0-d list is an int, not an array
-    assert_equal(t[as_kind(idx, kind)], expected)
+    assert_equal(t[as_kind(idx, kind, device)], expected)
 
 
-def test_separated_advanced_indices_go_first():
-    t, base = make((2, 3, 4, 5))
+def test_separated_advanced_indices_go_first(device):
+    t, base = make((2, 3, 4, 5), device=device)
     i, j = [0, 1, 1], [4, 0, 2]
     for idx in [(i, slice(None), slice(None), j), (slice(None), [0, 2, 1], slice(1, 3), j),
                 (0, slice(None), [1, 2], [3, 4]), (i, 0, slice(None), j),
@@ -214,19 +237,19 @@ def test_separated_advanced_indices_go_first():
         assert_equal(got, np_result(base, idx))
 
 
-def test_adjacent_advanced_indices_stay_in_place():
-    t, base = make((2, 3, 4, 5))
+def test_adjacent_advanced_indices_stay_in_place(device):
+    t, base = make((2, 3, 4, 5), device=device)
     idx = (slice(None), [0, 2], [1, 3], slice(None))
     assert t[idx].shape == (2, 2, 5)
     assert_equal(t[idx], base[idx])
 
 
-def test_advanced_broadcasting_of_index_arrays():
-    t, base = make((4, 5))
+def test_advanced_broadcasting_of_index_arrays(device):
+    t, base = make((4, 5), device=device)
     rows = np.array([[0], [3]])
     cols = np.array([1, 2, 4])
     assert_equal(t[rows, cols], base[rows, cols])
-    assert_equal(t[fg.tensor(rows), fg.tensor(cols)], base[rows, cols])
+    assert_equal(t[idx_tensor(rows, device), idx_tensor(cols, device)], base[rows, cols])
     with pytest.raises(IndexError):
         t[[0, 1], [0, 1, 2]]
 
@@ -247,32 +270,32 @@ def mask_case(draw):
 
 
 @given(mask_case(), st.sampled_from(["numpy", "tensor", "list"]))
-def test_boolean_mask(case, kind):
+def test_boolean_mask(device, case, kind):
     shape, start, mask = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     idx = (slice(None),) * start + (mask,)
     expected = base[idx]
-    m = {"numpy": mask, "tensor": fg.tensor(mask), "list": mask.tolist()}[kind]
+    m = {"numpy": mask, "tensor": idx_tensor(mask, device), "list": mask.tolist()}[kind]
     if kind == "list" and mask.size == 0:
-        m = fg.tensor(mask)  # [] would be an (empty) integer index
+        m = idx_tensor(mask, device)  # [] would be an (empty) integer index
     got = t[(slice(None),) * start + (m,)]
     assert_equal(got, expected)
 
 
 @given(shapes(0, 3, 0, 4), st.booleans())
-def test_full_mask_and_scalar_bool(shape, flag):
-    t, base = make(shape)
+def test_full_mask_and_scalar_bool(device, shape, flag):
+    t, base = make(shape, device=device)
     mask = (base % 3) == 1
     assert_equal(t[mask], base[mask])
-    assert_equal(t[fg.tensor(mask)], base[mask])
+    assert_equal(t[idx_tensor(mask, device)], base[mask])
     assert_equal(t[flag], base[flag])
     assert_equal(t[True], base[True])
     assert_equal(t[False], base[False])
     assert_equal(t[..., True], base[..., True])
 
 
-def test_mask_combined_with_ints():
-    t, base = make((3, 4, 2))
+def test_mask_combined_with_ints(device):
+    t, base = make((3, 4, 2), device=device)
     m = np.array([True, False, True, True])
     for idx in [(slice(None), m), (0, m), (m[:3], 1), (slice(None), m, 1), (m[:3], slice(None), [1, 0])]:
         assert_equal(t[idx], np_result(base, idx))
@@ -281,10 +304,11 @@ def test_mask_combined_with_ints():
 # ---- assignment -------------------------------------------------------------------------
 
 
-def value_kinds(v, dtype):
-    """The same value as a numpy array, nested list, and tensor (plus a scalar if 0-d)."""
+def value_kinds(v, dtype, device="cpu"):
+    """The same value as a numpy array, nested list, and tensor on ``device`` (plus a scalar
+    if 0-d)."""
     v = np.asarray(v, dtype)
-    kinds = [v, fg.tensor(v)]
+    kinds = [v, fg.tensor(v, device=device)]
     if v.size:
         kinds.append(v.tolist())  # an empty nested list loses its shape
     if v.ndim == 0:
@@ -303,12 +327,12 @@ def broadcastable_value(draw, target_shape, dtype=np.int64):
 
 
 @given(shapes(0, 4).flatmap(lambda s: st.tuples(st.just(s), basic_index(s))), st.data())
-def test_setitem_basic(case, data):
+def test_setitem_basic(device, case, data):
     shape, idx = case
     target = np.asarray(arange_array(shape)[idx]).shape
     value = data.draw(broadcastable_value(target))
-    for v in value_kinds(value, np.int64):
-        t, base = make(shape)
+    for v in value_kinds(value, index_dtype(device), device):
+        t, base = make(shape, device=device)
         expected = base.copy()
         expected[idx] = value
         t[idx] = v
@@ -316,7 +340,7 @@ def test_setitem_basic(case, data):
 
 
 @given(advanced_case(), st.sampled_from(["list", "numpy", "tensor"]), st.data())
-def test_setitem_advanced(case, kind, data):
+def test_setitem_advanced(device, case, kind, data):
     shape, idx = case
     if kind == "list" and any(isinstance(i, np.ndarray) and i.ndim == 0 for i in idx):
         kind = "numpy"
@@ -325,8 +349,8 @@ def test_setitem_advanced(case, kind, data):
     # with repeated indices numpy keeps the last write; compare only when unambiguous
     pos = np_result(np.arange(int(np.prod(shape))).reshape(shape), idx)
     unique = len(np.unique(pos)) == pos.size
-    for v in value_kinds(value, np.int64):
-        t, base = make(shape)
+    for v in value_kinds(value, index_dtype(device), device):
+        t, base = make(shape, device=device)
         expected = base.copy()
         expected[idx] = value
         t[as_kind(idx, kind)] = v
@@ -341,14 +365,14 @@ def test_setitem_advanced(case, kind, data):
 
 
 @given(mask_case(), st.data())
-def test_setitem_mask(case, data):
+def test_setitem_mask(device, case, data):
     shape, start, mask = case
     idx = (slice(None),) * start + (mask,)
     target = arange_array(shape)[idx].shape
     value = data.draw(broadcastable_value(target))
-    for v in value_kinds(value, np.int64):
-        for m in (mask, fg.tensor(mask)):
-            t, base = make(shape)
+    for v in value_kinds(value, index_dtype(device), device):
+        for m in (mask, idx_tensor(mask, device)):
+            t, base = make(shape, device=device)
             expected = base.copy()
             expected[idx] = value
             t[(slice(None),) * start + (m,)] = v
@@ -356,33 +380,33 @@ def test_setitem_mask(case, data):
 
 
 @given(shapes(0, 3), st.integers(-5, 5))
-def test_setitem_true_and_everything(shape, value):
-    t, base = make(shape)
+def test_setitem_true_and_everything(device, shape, value):
+    t, base = make(shape, device=device)
     expected = base.copy()
     expected[True] = value
     t[True] = value
     assert_equal(t, expected)
-    t[...] = fg.tensor(value + 1)
+    t[...] = fg.tensor(value + 1, dtype=t.dtype, device=device)
     expected[...] = value + 1
     assert_equal(t, expected)
 
 
-def test_setitem_casts_value_to_tensor_dtype():
-    t = fg.zeros(4, dtype=fg.int32)
+def test_setitem_casts_value_to_tensor_dtype(device):
+    t = fg.zeros(4, dtype=fg.int32, device=device)
     t[1:3] = np.array([2.7, -1.2])
     expected = np.zeros(4, np.int32)
     expected[1:3] = np.array([2.7, -1.2])
     assert_equal(t, expected)
-    f = fg.zeros(3)
+    f = fg.zeros(3, device=device)
     f[[0, 2]] = 5
     assert_equal(f, np.array([5, 0, 5], np.float32))
-    b = fg.zeros(3, dtype=fg.bool)
+    b = fg.zeros(3, dtype=fg.bool, device=device)
     b[1] = 1
     assert b.tolist() == [False, True, False]
 
 
-def test_setitem_shape_mismatch_and_errors():
-    t = fg.zeros(3, 4)
+def test_setitem_shape_mismatch_and_errors(device):
+    t = fg.zeros(3, 4, device=device)
     with pytest.raises(ValueError):
         t[0] = np.ones(3)
     with pytest.raises(ValueError):
@@ -397,33 +421,34 @@ def test_setitem_shape_mismatch_and_errors():
         t[1.0] = 1
 
 
-def test_setitem_overlapping_self():
-    t, base = make((6,))
+def test_setitem_overlapping_self(device):
+    t, base = make((6,), device=device)
     expected = base.copy()
     expected[1:] = expected[:-1].copy()  # numpy handles the overlap
     t[1:] = t[:-1]
     assert_equal(t, expected)
-    t2, base2 = make((3, 3))
+    t2, base2 = make((3, 3), device=device)
     e2 = base2.copy()
     e2[...] = e2.T.copy()
     t2[...] = t2.T
     assert_equal(t2, e2)
 
 
-def test_getitem_with_tensor_scalar_index():
-    t, base = make((4, 3))
-    assert_equal(t[fg.tensor(2)], base[2])
-    assert_equal(t[fg.tensor(-1), 1], base[-1, 1])
+def test_getitem_with_tensor_scalar_index(device):
+    t, base = make((4, 3), device=device)
+    assert_equal(t[idx_tensor(2, device)], base[2])
+    assert_equal(t[idx_tensor(-1, device), 1], base[-1, 1])
+    assert_equal(t[fg.tensor(2)], base[2])  # a CPU index tensor works for a GPU tensor too
     assert_equal(t[np.int64(1)], base[1])
     assert_equal(t[np.int32(1), np.int8(2)], base[1, 2])
 
 
 @given(st.integers(1, 12), st.data())
-def test_copy_between_overlapping_views(n, data):
+def test_copy_between_overlapping_views(device, n, data):
     """``dst.copy_(src)`` on overlapping views of one buffer behaves as if src were copied
     first (numpy's assignment semantics)."""
-    a = np.arange(n)
-    t = fg.tensor(a)
+    a = np.arange(n, dtype=index_dtype(device))
+    t = fg.tensor(a, device=device)
     src_sl = data.draw(slices_for_adv(n))
     m = len(range(*src_sl.indices(n)))
     starts = [s for s in range(n) if len(range(s, n)) >= m]
@@ -434,6 +459,6 @@ def test_copy_between_overlapping_views(n, data):
     expected[dst_sl] = expected[src_sl].copy()
     t[dst_sl].copy_(t[src_sl])
     assert_equal(t, expected)
-    t2 = fg.tensor(a)
+    t2 = fg.tensor(a, device=device)
     t2[dst_sl] = t2[src_sl]
     assert_equal(t2, expected)

@@ -4,16 +4,31 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import arange_array, assert_equal, assert_same_layout, nonempty_shapes, shapes
+from conftest import (
+    arange_array,
+    assert_equal,
+    assert_same_layout,
+    dtypes_on,
+    index_dtype,
+    int_result,
+    nonempty_shapes,
+    shapes,
+    to_np,
+)
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import ferrograd as fg
 
 
-def make(shape, dtype=np.int64):
-    """A fresh tensor and the numpy array viewing its memory."""
-    t = fg.tensor(arange_array(shape, dtype))
+def make(shape, dtype=None, device="cpu"):
+    """A fresh tensor on ``device`` (int64 values by default, int32 on the GPU) and the
+    numpy array viewing its memory (on the GPU: a copy of it, which numpy's views of then
+    stand for the GPU tensor's views)."""
+    dtype = dtype or index_dtype(device)
+    t = fg.tensor(arange_array(shape, dtype), device=device)
+    if device != "cpu":
+        return t, to_np(t)
     base = np.asarray(t)
     assert base.size == 0 or np.shares_memory(base, np.asarray(t))
     return t, base
@@ -22,9 +37,10 @@ def make(shape, dtype=np.int64):
 def check_view(view, base_t, expected_np, base_np):
     """``view`` equals numpy's view, shares the base's memory and has its strides."""
     assert_equal(view, expected_np)
+    assert view.device == base_t.device
     assert np.shares_memory(expected_np, base_np) or expected_np.size == 0
     assert view.shares_memory_with(base_t)
-    if expected_np.size:
+    if expected_np.size and view.device.type == "cpu":
         assert np.shares_memory(np.asarray(view), np.asarray(base_t))
     assert_same_layout(view, expected_np)
 
@@ -58,18 +74,18 @@ def reshape_case(draw):
 
 
 @given(reshape_case())
-def test_reshape_and_view_contiguous(case):
+def test_reshape_and_view_contiguous(device, case):
     shape, target, _ = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     expected = base.reshape(target)
     for v in (t.reshape(target), t.reshape(*target), t.view(target), fg.reshape(t, target)):
         check_view(v, t, expected, base)
 
 
 @given(reshape_case())
-def test_reshape_of_permuted(case):
+def test_reshape_of_permuted(device, case):
     shape, target, perm = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     tp, bp = t.permute(perm), base.transpose(perm)
     expected = bp.reshape(target)
     r = tp.reshape(target)
@@ -85,17 +101,17 @@ def test_reshape_of_permuted(case):
         assert r.is_contiguous()
 
 
-def test_view_raises_on_incompatible_strides():
-    t = fg.arange(6).reshape(2, 3)
+def test_view_raises_on_incompatible_strides(device):
+    t = fg.arange(6, device=device).reshape(2, 3)
     with pytest.raises(RuntimeError):
         t.T.view(6)
     r = t.T.reshape(6)
-    assert_equal(r, np.arange(6).reshape(2, 3).T.reshape(6))
+    assert_equal(r, int_result(device, np.arange(6).reshape(2, 3).T.reshape(6)))
     assert not r.shares_memory_with(t)
 
 
-def test_reshape_copy_flags():
-    t = fg.arange(6)
+def test_reshape_copy_flags(device):
+    t = fg.arange(6, device=device)
     c = fg.reshape(t, (2, 3), copy=True)
     assert not c.shares_memory_with(t)
     v = fg.reshape(t, (3, 2), copy=False)
@@ -104,8 +120,8 @@ def test_reshape_copy_flags():
         fg.reshape(t.reshape(2, 3).T, (6,), copy=False)
 
 
-def test_reshape_bad_shapes():
-    t = fg.arange(6)
+def test_reshape_bad_shapes(device):
+    t = fg.arange(6, device=device)
     with pytest.raises(ValueError):
         t.reshape(4, 2)
     with pytest.raises(ValueError):
@@ -118,9 +134,9 @@ def test_reshape_bad_shapes():
 
 
 @given(shapes(0, 5).flatmap(lambda s: st.tuples(st.just(s), st.permutations(range(len(s))))))
-def test_permute(case):
+def test_permute(device, case):
     shape, perm = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     expected = base.transpose(perm)
     neg = tuple(p - len(shape) for p in perm)
     for v in (t.permute(perm), t.permute(*perm), t.permute(neg), fg.permute(t, perm),
@@ -131,34 +147,34 @@ def test_permute(case):
 @given(nonempty_shapes(1, 4).flatmap(
     lambda s: st.tuples(st.just(s), st.integers(-len(s), len(s) - 1),
                         st.integers(-len(s), len(s) - 1))))
-def test_transpose_two_axes(case):
+def test_transpose_two_axes(device, case):
     shape, a, b = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     expected = np.swapaxes(base, a, b)
     for v in (t.transpose(a, b), fg.transpose(t, a, b), t.swapaxes(a, b), fg.swapaxes(t, a, b)):
         check_view(v, t, expected, base)
 
 
 @given(shapes(0, 5))
-def test_T(shape):
-    t, base = make(shape)
+def test_T(device, shape):
+    t, base = make(shape, device=device)
     check_view(t.T, t, base.T, base)
     check_view(fg.transpose(t), t, base.T, base)
 
 
 @given(shapes(2, 5))
-def test_mT(shape):
-    t, base = make(shape)
+def test_mT(device, shape):
+    t, base = make(shape, device=device)
     check_view(t.mT, t, np.swapaxes(base, -1, -2), base)
 
 
-def test_mT_needs_two_dims():
+def test_mT_needs_two_dims(device):
     with pytest.raises(ValueError):
-        _ = fg.arange(3).mT
+        _ = fg.arange(3, device=device).mT
 
 
-def test_permute_errors():
-    t = fg.zeros(2, 3, 4)
+def test_permute_errors(device):
+    t = fg.zeros(2, 3, 4, device=device)
     with pytest.raises(ValueError):
         t.permute(0, 1)
     with pytest.raises(ValueError):
@@ -181,9 +197,9 @@ def broadcast_case(draw):
 
 
 @given(broadcast_case())
-def test_broadcast_to_and_expand(case):
+def test_broadcast_to_and_expand(device, case):
     shape, target = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     expected = np.broadcast_to(base, target)
     for v in (t.broadcast_to(target), fg.broadcast_to(t, target), t.expand(target),
               t.expand(*target)):
@@ -195,9 +211,9 @@ def test_broadcast_to_and_expand(case):
 
 
 @given(broadcast_case())
-def test_expand_minus_one_keeps_size(case):
+def test_expand_minus_one_keeps_size(device, case):
     shape, target = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     sizes = list(target)
     lead = len(target) - len(shape)
     for i, n in enumerate(shape):
@@ -206,8 +222,8 @@ def test_expand_minus_one_keeps_size(case):
     check_view(t.expand(*sizes), t, np.broadcast_to(base, target), base)
 
 
-def test_broadcast_errors():
-    t = fg.zeros(2, 3)
+def test_broadcast_errors(device):
+    t = fg.zeros(2, 3, device=device)
     with pytest.raises(ValueError):
         t.broadcast_to((3, 3))
     with pytest.raises(ValueError):
@@ -220,16 +236,16 @@ def test_broadcast_errors():
 
 
 @given(shapes(0, 5, 0, 3))
-def test_squeeze_all(shape):
-    t, base = make(shape)
+def test_squeeze_all(device, shape):
+    t, base = make(shape, device=device)
     check_view(t.squeeze(), t, base.squeeze(), base)
     check_view(fg.squeeze(t), t, base.squeeze(), base)
 
 
 @given(shapes(1, 5, 0, 3).flatmap(lambda s: st.tuples(st.just(s), st.integers(-len(s), len(s) - 1))))
-def test_squeeze_axis(case):
+def test_squeeze_axis(device, case):
     shape, axis = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     if shape[axis] == 1:
         expected = np.squeeze(base, axis)
         for v in (t.squeeze(axis), fg.squeeze(t, axis), fg.squeeze(t, dim=axis),
@@ -245,9 +261,9 @@ def test_squeeze_axis(case):
 
 
 @given(shapes(0, 4).flatmap(lambda s: st.tuples(st.just(s), st.integers(-len(s) - 1, len(s)))))
-def test_unsqueeze(case):
+def test_unsqueeze(device, case):
     shape, axis = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     expected = np.expand_dims(base, axis)
     for v in (t.unsqueeze(axis), fg.unsqueeze(t, axis), fg.expand_dims(t, axis)):
         check_view(v, t, expected, base)
@@ -256,17 +272,17 @@ def test_unsqueeze(case):
 @given(shapes(0, 3).flatmap(lambda s: st.tuples(
     st.just(s), st.sets(st.integers(0, len(s) + 1), min_size=1, max_size=2).map(sorted)
     .filter(lambda axes: max(axes) < len(s) + len(axes)))))
-def test_expand_dims_tuple(case):
+def test_expand_dims_tuple(device, case):
     shape, axes = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     check_view(fg.expand_dims(t, tuple(axes)), t, np.expand_dims(base, tuple(axes)), base)
 
 
-def test_unsqueeze_out_of_range():
+def test_unsqueeze_out_of_range(device):
     with pytest.raises(IndexError):
-        fg.zeros(2, 3).unsqueeze(3)
+        fg.zeros(2, 3, device=device).unsqueeze(3)
     with pytest.raises(IndexError):
-        fg.zeros(2, 3).unsqueeze(-4)
+        fg.zeros(2, 3, device=device).unsqueeze(-4)
 
 
 # ---- flip / narrow / select --------------------------------------------------------------
@@ -274,9 +290,9 @@ def test_unsqueeze_out_of_range():
 
 @given(shapes(0, 4).flatmap(lambda s: st.tuples(
     st.just(s), st.sets(st.integers(0, max(len(s) - 1, 0)), max_size=len(s)))))
-def test_flip(case):
+def test_flip(device, case):
     shape, axes = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     everything = np.flip(base) if shape else base  # numpy gives a scalar for 0-d
     check_view(t.flip(), t, everything, base)
     check_view(fg.flip(t), t, everything, base)
@@ -300,9 +316,9 @@ def narrow_case(draw):
 
 
 @given(narrow_case())
-def test_narrow(case):
+def test_narrow(device, case):
     shape, axis, start, length = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     s = start % shape[axis] if start < 0 else start
     idx = [slice(None)] * len(shape)
     idx[axis] = slice(s, s + length)
@@ -311,8 +327,8 @@ def test_narrow(case):
     check_view(fg.narrow(t, axis, start, length), t, expected, base)
 
 
-def test_narrow_out_of_range():
-    t = fg.zeros(4, 3)
+def test_narrow_out_of_range(device):
+    t = fg.zeros(4, 3, device=device)
     with pytest.raises((IndexError, ValueError)):
         t.narrow(0, 2, 3)
     with pytest.raises(IndexError):
@@ -322,9 +338,9 @@ def test_narrow_out_of_range():
 @given(nonempty_shapes(1, 4).flatmap(lambda s: st.tuples(st.just(s), st.integers(-len(s), len(s) - 1))
                                      .flatmap(lambda c: st.tuples(st.just(c[0]), st.just(c[1]),
                                                                   st.integers(-c[0][c[1]], c[0][c[1]] - 1)))))
-def test_select(case):
+def test_select(device, case):
     shape, axis, index = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     idx = [slice(None)] * len(shape)
     idx[axis] = index
     expected = base[tuple(idx)]
@@ -348,9 +364,9 @@ def diagonal_case(draw):
 
 
 @given(diagonal_case())
-def test_diagonal(case):
+def test_diagonal(device, case):
     shape, offset, a1, a2 = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     expected = np.diagonal(base, offset, a1, a2)
     for v in (t.diagonal(offset, a1, a2), fg.diagonal(t, offset, a1, a2),
               fg.diagonal(t, offset, dim1=a1, dim2=a2)):
@@ -358,15 +374,15 @@ def test_diagonal(case):
 
 
 @given(shapes(2, 4))
-def test_diagonal_defaults(shape):
-    t, base = make(shape)
+def test_diagonal_defaults(device, shape):
+    t, base = make(shape, device=device)
     check_view(t.diagonal(), t, np.diagonal(base), base)
     check_view(fg.diagonal(t), t, np.diagonal(base), base)
 
 
-def test_diagonal_same_axis_raises():
+def test_diagonal_same_axis_raises(device):
     with pytest.raises(ValueError):
-        fg.zeros(3, 3).diagonal(0, 1, 1)
+        fg.zeros(3, 3, device=device).diagonal(0, 1, 1)
 
 
 # ---- unfold -----------------------------------------------------------------------------
@@ -391,15 +407,15 @@ def unfold_case(draw):
 
 
 @given(unfold_case())
-def test_unfold(case):
+def test_unfold(device, case):
     shape, axis, size, step = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     expected = torch_unfold(base, axis, size, step)
     check_view(t.unfold(axis, size, step), t, expected, base)
 
 
-def test_unfold_example():
-    t = fg.arange(7)
+def test_unfold_example(device):
+    t = fg.arange(7, device=device)
     u = t.unfold(0, 3, 2)
     assert u.tolist() == [[0, 1, 2], [2, 3, 4], [4, 5, 6]]
     assert u.strides == (2, 1)
@@ -414,9 +430,9 @@ def test_unfold_example():
 
 @given(shapes(0, 5, 0, 3).flatmap(lambda s: st.tuples(
     st.just(s), st.integers(0, max(len(s) - 1, 0)), st.integers(0, max(len(s) - 1, 0)))))
-def test_flatten(case):
+def test_flatten(device, case):
     shape, a, b = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     expected = base.reshape(-1) if not shape else None
     if shape:
         a, b = min(a, b), max(a, b)
@@ -441,9 +457,9 @@ def unflatten_case(draw):
 
 
 @given(unflatten_case())
-def test_unflatten(case):
+def test_unflatten(device, case):
     shape, axis, sizes = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     ax = axis % len(shape)
     full = [s if s != -1 else shape[ax] // (sizes[0] * sizes[1] * -1) for s in sizes]
     expected = base.reshape(shape[:ax] + tuple(full) + shape[ax + 1:])
@@ -463,9 +479,9 @@ def moveaxis_case(draw):
 
 
 @given(moveaxis_case())
-def test_moveaxis(case):
+def test_moveaxis(device, case):
     shape, src, dst = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     expected = np.moveaxis(base, src, dst)
     check_view(fg.moveaxis(t, src, dst), t, expected, base)
     check_view(t.moveaxis(src, dst), t, expected, base)
@@ -478,9 +494,9 @@ def test_moveaxis(case):
 
 
 @given(shapes(0, 4).flatmap(lambda s: st.tuples(st.just(s), st.permutations(range(len(s))))))
-def test_contiguous_and_clone(case):
+def test_contiguous_and_clone(device, case):
     shape, perm = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     p, bp = t.permute(perm), base.transpose(perm)
     c = p.contiguous()
     assert_equal(c, bp)
@@ -498,7 +514,7 @@ def test_contiguous_and_clone(case):
     assert_equal(fg.contiguous(p), bp)
     if base.size:
         k.fill_(-1)
-        assert_equal(t, arange_array(shape))  # the clone is independent
+        assert_equal(t, arange_array(shape, index_dtype(device)))  # the clone is independent
 
 
 # ---- chains of views and writes through them ------------------------------------------
@@ -516,9 +532,9 @@ def chain_case(draw):
 
 
 @given(chain_case())
-def test_chain_permute_slice_expand_reshape(case):
+def test_chain_permute_slice_expand_reshape(device, case):
     shape, perm, sl, lead = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     v = t.permute(perm)[sl]
     e = base.transpose(perm)[sl]
     check_view(v, t, e, base)
@@ -536,23 +552,23 @@ def test_chain_permute_slice_expand_reshape(case):
 
 
 @given(shapes(2, 4, 1, 4), st.integers(-3, 3).filter(lambda s: s != 0), st.integers(-9, 9))
-def test_write_through_T_slice(shape, step, value):
-    t, base = make(shape)
+def test_write_through_T_slice(device, shape, step, value):
+    t, base = make(shape, device=device)
     expected = base.copy()
     v = t.T[::step]
     v[...] = value
     expected.T[::step] = value
     assert_equal(t, expected)
 
-    t2, base2 = make(shape)
+    t2, base2 = make(shape, device=device)
     t2.T[::step].fill_(value)
     assert_equal(t2, expected)
 
 
 @given(chain_case(), st.integers(-50, 50))
-def test_write_through_chain(case, value):
+def test_write_through_chain(device, case, value):
     shape, perm, sl, _ = case
-    t, base = make(shape)
+    t, base = make(shape, device=device)
     expected = base.copy()
     v = t.permute(perm)[sl].diagonal(0, 0, -1) if len(shape) >= 2 else t
     v.fill_(value)
@@ -561,14 +577,14 @@ def test_write_through_chain(case, value):
     expected.reshape(-1)[pos.transpose(perm)[sl].diagonal(0, 0, -1).ravel()] = value
     assert_equal(t, expected)
     # copy_ with broadcasting through a view
-    t.permute(perm)[sl].copy_(fg.tensor([value + 1]))
+    t.permute(perm)[sl].copy_(fg.tensor([value + 1], dtype=t.dtype, device=device))
     expected.transpose(perm)[sl] = value + 1
     assert_equal(t, expected)
 
 
 @given(shapes(1, 3, 1, 4), st.integers(0, 3))
-def test_zero_through_narrow(shape, start):
-    t, base = make(shape)
+def test_zero_through_narrow(device, shape, start):
+    t, base = make(shape, device=device)
     expected = base.copy()
     n = shape[0]
     assume(start < n)
@@ -577,18 +593,20 @@ def test_zero_through_narrow(shape, start):
     assert_equal(t, expected)
 
 
-def test_write_to_expanded_view_is_rejected_or_consistent():
+def test_write_to_expanded_view_is_rejected_or_consistent(device):
     # writing a scalar through a stride-0 view is harmless; numpy marks such views read-only
-    t = fg.zeros(3)
+    t = fg.zeros(3, device=device)
     e = t.expand(4, 3)
     e.fill_(5)
     assert_equal(t, np.full(3, 5.0, np.float32))
 
 
-@given(shapes(0, 4), st.sampled_from(["float32", "int16", "uint8", "bool", "float64"]))
-def test_views_keep_dtype(shape, name):
+@given(shapes(0, 4), st.data())
+def test_views_keep_dtype(device, shape, data):
+    name = data.draw(st.sampled_from(dtypes_on(device, ["float32", "int16", "uint8", "bool",
+                                                         "float64", "int32", "uint32"])))
     dt = getattr(np, name) if name != "bool" else np.bool_
-    t, base = make(shape, dt)
+    t, base = make(shape, dt, device)
     assert t.dtype == getattr(fg, name)
     for v in (t.T, t.flip(), t.reshape(-1), t.unsqueeze(0)):
         assert v.dtype == t.dtype

@@ -42,6 +42,11 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None) -> Tensor:
         obj = np.asarray(memoryview(obj))
     t = _core._as_tensor(obj, dtype)
     shared = _shares_input(t, obj)
+    if dtype is None and target.type != "cpu" and t.dtype == _core.int64 and _python_data(obj):
+        # Python ints default to int64, which the GPU does not hold; there the default int
+        # is int32 (as for full() and arange()). A numpy int64 array is an explicit dtype:
+        # that one is refused by to() rather than narrowed.
+        t = _narrow_default_int(t)
     if (device is not None or target.type != "cpu") and t.device != target:
         t, shared = t.to(target), False
     if copy is True and shared:
@@ -49,6 +54,19 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None) -> Tensor:
     if copy is False and not shared:
         raise ValueError("asarray(copy=False): the input cannot be used without a copy")
     return t
+
+
+def _python_data(obj) -> bool:
+    return isinstance(obj, (int, list, tuple, range))
+
+
+def _narrow_default_int(t: Tensor) -> Tensor:
+    info = np.iinfo(np.int32)
+    if t.numel() and (t.min().item() < info.min or t.max().item() > info.max):
+        raise OverflowError(
+            "integer values outside int32 for a GPU tensor (the GPU's default int is int32; "
+            "it holds no int64)")
+    return t.astype(_core.int32)
 
 
 def _shares_input(t: Tensor, obj) -> bool:

@@ -512,7 +512,7 @@ impl PyTensor {
         // Python values (numbers, lists, arrays) become data on the target's device;
         // tensors must already be there (no silent transfers between devices).
         let v = if value.cast::<PyTensor>().is_err() && v.device() != self.t.device() {
-            crate::ops::copy::to_device(&v, self.t.device())?
+            transfer_into(v, &self.t)?
         } else {
             v
         };
@@ -536,10 +536,19 @@ impl PyTensor {
     fn copy_<'py>(slf: &Bound<'py, Self>, src: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
         let s = to_tensor(src, None)?;
         let t = slf.get().t.clone();
-        let s = if s.device() != t.device() { crate::ops::copy::to_device(&s, t.device())? } else { s };
+        let s = if s.device() != t.device() { transfer_into(s, &t)? } else { s };
         run(slf.py(), t.numel(), move || ag::shape::copy_into(&t, &s))?;
         Ok(slf.clone())
     }
+}
+
+/// Assigned data `v` moved to `dst`'s device. The assignment converts to `dst`'s dtype
+/// anyway, so host data is converted first: int64 lists and float64 arrays, which the GPU
+/// cannot hold as they are, then land in an int32 or float32 GPU tensor.
+fn transfer_into(v: Tensor, dst: &Tensor) -> crate::core::Result<Tensor> {
+    let v =
+        if !v.device().is_gpu() && v.dtype() != dst.dtype() { crate::ops::copy::astype(&v, dst.dtype())? } else { v };
+    crate::ops::copy::to_device(&v, dst.device())
 }
 
 /// The right-hand side of an assignment, as a tensor (Python scalars take `dtype`).
