@@ -815,7 +815,8 @@ def test_gradcheck_scatters(device, data):
     check(inplace, x, src)
 
 
-# sort/topk have no GPU kernel yet: CPU only.
+# float64 gradcheck: CPU only; the GPU's sort/topk gradients are compared with the
+# CPU's in tests/test_gpu_sort.py.
 @settings(max_examples=10, deadline=None)
 @given(data=st.data())
 def test_gradcheck_sort_topk_values(data):

@@ -160,7 +160,8 @@ def test_matmul_errors(device):
         fg.matmul(fg.tensor(1.0, device=device), fg.ones(2, device=device))
 
 
-# sort/argsort/unique/searchsorted/topk have no GPU kernel yet: CPU only.
+# float64 and int64 draws: CPU only. The GPU kernels for these ops are tested in
+# tests/test_gpu_sort.py (float32/int32, against numpy and the CPU).
 @given(data=st.data())
 def test_sort_argsort_unique_searchsorted(data):
     a = data.draw(arrays(np.float64, max_dims=3))
