@@ -9,6 +9,7 @@
 mod dtypes;
 mod exprs;
 mod shaders;
+mod shaders_linalg;
 mod shaders_rows;
 
 pub use dtypes::{check_dtype, wgsl_type};

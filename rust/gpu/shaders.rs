@@ -29,6 +29,8 @@ pub enum Family {
     Pool,
     PoolMax,
     Pad,
+    Svd,
+    BatchNorm,
 }
 
 impl Family {
@@ -52,6 +54,8 @@ impl Family {
             Family::Pool => "pool.wgsl",
             Family::PoolMax => "pool_max.wgsl",
             Family::Pad => "pad.wgsl",
+            Family::Svd => "svd.wgsl",
+            Family::BatchNorm => "batchnorm.wgsl",
         }
     }
 
@@ -75,6 +79,8 @@ impl Family {
             Family::Pool => include_str!("../../shaders/pool.wgsl"),
             Family::PoolMax => include_str!("../../shaders/pool_max.wgsl"),
             Family::Pad => include_str!("../../shaders/pad.wgsl"),
+            Family::Svd => include_str!("../../shaders/svd.wgsl"),
+            Family::BatchNorm => include_str!("../../shaders/batchnorm.wgsl"),
         }
     }
 
@@ -99,6 +105,8 @@ impl Family {
             Family::Conv => &["unfold", "fold"],
             Family::Pool => &["avg_forward", "avg_backward", "max_backward"],
             Family::Pad => &["gather", "scatter_sum"],
+            Family::Svd => &["values", "factors"],
+            Family::BatchNorm => &["stats", "eval_stats", "running", "normalize", "backward"],
             _ => &["main"],
         }
     }
@@ -230,6 +238,7 @@ pub fn variants() -> Vec<(String, String, Vec<&'static str>)> {
     push("pool f32".into(), Family::Pool, Vec::new());
     push("pad (any 4-byte dtype)".into(), Family::Pad, Vec::new());
     out.extend(super::shaders_rows::row_variants());
+    out.extend(super::shaders_linalg::linalg_variants());
     out
 }
 
