@@ -128,8 +128,9 @@ pub(super) fn composed_grads(
     let gw = sum(&mul(g, &xhat)?, Some(&axes), false, None)?;
     let w_t = match w {
         Some(w) => reshape(w, &view)?,
-        None => crate::ops::create::full_on(&[c], crate::core::Scalar::Float(1.0), x.dtype(), x.device())?
-            .reshape(&view)?,
+        None => {
+            crate::ops::create::full_on(&[c], crate::core::Scalar::Float(1.0), x.dtype(), x.device())?.reshape(&view)?
+        }
     };
     let k = mul(&w_t, &is_t)?;
     let gx = if training {

@@ -79,7 +79,10 @@ pub fn batch_norm(x: &Tensor, w: Option<&Tensor>, b: Option<&Tensor>, o: &BatchN
         crate::gpu::batch_norm_eval_stats(&contiguous(rm)?, &contiguous(rv)?, o.eps)?
     };
     let ones = |v: f64| full_on(&[c], Scalar::Float(v), DType::F32, x.device());
-    let aff = concat(&[w.map_or_else(|| ones(1.0), |t| Ok(t.detach()))?, b.map_or_else(|| ones(0.0), |t| Ok(t.detach()))?], 0)?;
+    let aff = concat(
+        &[w.map_or_else(|| ones(1.0), |t| Ok(t.detach()))?, b.map_or_else(|| ones(0.0), |t| Ok(t.detach()))?],
+        0,
+    )?;
     let y = crate::gpu::batch_norm_normalize(&xc, &stat, &aff)?;
     let inputs: Vec<&Tensor> = [Some(x), w, b].into_iter().flatten().collect();
     if !needs_grad(&inputs) {
@@ -97,8 +100,7 @@ pub fn batch_norm(x: &Tensor, w: Option<&Tensor>, b: Option<&Tensor>, o: &BatchN
             let x = sx.get()?;
             let w = sw.as_ref().map(Saved::get).transpose()?;
             let (gx, gw, gb) = if training && !mode::is_enabled() {
-                let (gx, sums) =
-                    crate::gpu::batch_norm_backward(&contiguous(&x)?, &contiguous(&g)?, &stat, &aff)?;
+                let (gx, sums) = crate::gpu::batch_norm_backward(&contiguous(&x)?, &contiguous(&g)?, &stat, &aff)?;
                 (gx, part(&sums, 0, c)?, part(&sums, c, c)?)
             } else {
                 let consts = (part(&stat, 0, c)?, part(&stat, c, c)?);

@@ -105,8 +105,7 @@ pub fn svd_factors(x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
     let (md, [batch, k, _, stride]) = metadata(x, true)?;
     let scratch = empty(&[batch * (k * stride + 2 * k)], DType::F32, ctx.index)?;
     let p = pipeline(&ctx, Family::Svd, "factors", &[])?;
-    let bufs =
-        [buffer(&scratch)?.raw(), buffer(x)?.raw(), buffer(&s)?.raw(), buffer(&u)?.raw(), buffer(&v)?.raw()];
+    let bufs = [buffer(&scratch)?.raw(), buffer(x)?.raw(), buffer(&s)?.raw(), buffer(&u)?.raw(), buffer(&v)?.raw()];
     launch(&ctx, &p, &md, &bufs, grid(&ctx, batch as u64)?)?;
     Ok((s, u, v))
 }
