@@ -9,6 +9,7 @@
 mod dtypes;
 mod exprs;
 mod shaders;
+mod shaders_linalg;
 mod shaders_rows;
 mod shaders_sort;
 

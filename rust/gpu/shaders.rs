@@ -32,6 +32,8 @@ pub enum Family {
     Sort,
     Sorted,
     Resample,
+    Svd,
+    BatchNorm,
 }
 
 impl Family {
@@ -58,6 +60,8 @@ impl Family {
             Family::Sort => "sort.wgsl",
             Family::Sorted => "sorted.wgsl",
             Family::Resample => "resample.wgsl",
+            Family::Svd => "svd.wgsl",
+            Family::BatchNorm => "batchnorm.wgsl",
         }
     }
 
@@ -84,6 +88,8 @@ impl Family {
             Family::Sort => include_str!("../../shaders/sort.wgsl"),
             Family::Sorted => include_str!("../../shaders/sorted.wgsl"),
             Family::Resample => include_str!("../../shaders/resample.wgsl"),
+            Family::Svd => include_str!("../../shaders/svd.wgsl"),
+            Family::BatchNorm => include_str!("../../shaders/batchnorm.wgsl"),
         }
     }
 
@@ -111,6 +117,8 @@ impl Family {
             Family::Sort => &["local_sort", "global_step", "local_merge"],
             Family::Sorted => &["search", "boundaries", "compact", "counts"],
             Family::Resample => &["nearest", "linear", "backward"],
+            Family::Svd => &["values", "factors"],
+            Family::BatchNorm => &["stats", "eval_stats", "running", "normalize", "backward"],
             _ => &["main"],
         }
     }
@@ -273,6 +281,7 @@ pub fn variants() -> Vec<(String, String, Vec<&'static str>)> {
     push("pad (any 4-byte dtype)".into(), Family::Pad, Vec::new());
     out.extend(super::shaders_rows::row_variants());
     out.extend(super::shaders_sort::sort_variants());
+    out.extend(super::shaders_linalg::linalg_variants());
     out
 }
 

@@ -113,6 +113,31 @@ pub fn matmul(_: &Tensor, _: &Tensor, _: &Layout, _: &Tensor, _: &Layout, _: usi
     unavailable()
 }
 
+// Linear algebra (backend/linalg.rs).
+pub fn svdvals(_: &Tensor) -> Result<Tensor> {
+    unavailable()
+}
+pub fn svd_factors(_: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+    unavailable()
+}
+
+// Fused batch norm (backend/norm.rs).
+pub fn batch_norm_stats(_: &Tensor, _: f64) -> Result<Tensor> {
+    unavailable()
+}
+pub fn batch_norm_eval_stats(_: &Tensor, _: &Tensor, _: f64) -> Result<Tensor> {
+    unavailable()
+}
+pub fn batch_norm_running(_: &Tensor, _: &Tensor, _: usize, _: f64, _: f64) -> Result<()> {
+    unavailable()
+}
+pub fn batch_norm_normalize(_: &Tensor, _: &Tensor, _: &Tensor) -> Result<Tensor> {
+    unavailable()
+}
+pub fn batch_norm_backward(_: &Tensor, _: &Tensor, _: &Tensor, _: &Tensor) -> Result<(Tensor, Tensor)> {
+    unavailable()
+}
+
 // Row-wise and indexing kernels (backend/rows.rs, backend/indexing.rs).
 pub fn softmax(_: &Tensor, _: usize, _: bool) -> Result<Tensor> {
     unavailable()

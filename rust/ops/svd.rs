@@ -1,5 +1,6 @@
 //! `svdvals`: the singular values of a batch of matrices (the last two axes), computed in
 //! float64 by one-sided Jacobi (`cpu/svd.rs`) and returned in the input's float dtype.
+//! GPU tensors (float32) run the same algorithm in float32 (`shaders/svd.wgsl`).
 
 use rayon::prelude::*;
 
@@ -11,7 +12,6 @@ use crate::ops::copy::astype;
 /// float32 and the half types are computed in float64 and cast back. Matrices holding
 /// NaN or infinity give NaN values.
 pub fn svdvals(x: &Tensor) -> Result<Tensor> {
-    crate::ops::device::cpu_only("svdvals", &[x])?;
     if x.ndim() < 2 {
         bail!(
             Value,
@@ -21,6 +21,9 @@ pub fn svdvals(x: &Tensor) -> Result<Tensor> {
     }
     if !x.dtype().is_float() {
         bail!(Type, "svdvals: expected a floating-point tensor, got {}", x.dtype());
+    }
+    if x.device().is_gpu() {
+        return crate::gpu::svdvals(x);
     }
     let nd = x.ndim();
     let (m, n) = (x.shape()[nd - 2], x.shape()[nd - 1]);
@@ -67,13 +70,16 @@ pub fn svdvals(x: &Tensor) -> Result<Tensor> {
 
 /// `svdvals` with the singular vectors its gradient needs, all float64: `(s, u, v)` of
 /// shapes `(..., k)`, `(..., m, k)` and `(..., n, k)` with `x = u diag(s) v^T` (`k =
-/// min(m, n)`). A vector belonging to a zero singular value is left zero.
+/// min(m, n)`). A vector belonging to a zero singular value is left zero. On the GPU
+/// the three are float32 GPU tensors.
 pub fn svd_factors(x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
-    crate::ops::device::cpu_only("svdvals", &[x])?;
     let nd = x.ndim();
     if nd < 2 || !x.dtype().is_float() {
         // svdvals reports the problem.
         svdvals(x)?;
+    }
+    if x.device().is_gpu() {
+        return crate::gpu::svd_factors(x);
     }
     let (m, n) = (x.shape()[nd - 2], x.shape()[nd - 1]);
     let (k, len) = (m.min(n), m.max(n));

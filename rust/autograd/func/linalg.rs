@@ -3,7 +3,7 @@
 use super::elementwise::mul;
 use super::shape::{permute, reshape};
 use crate::autograd::graph::{needs_grad, record, Grads, Saved};
-use crate::core::{DType, Result, Tensor};
+use crate::core::{Result, Tensor};
 
 fn mt(x: &Tensor) -> Result<Tensor> {
     let nd = x.ndim() as i64;
@@ -99,7 +99,8 @@ pub fn svdvals(x: &Tensor) -> Result<Tensor> {
                     "svdvals (used by matrix_norm 'nuc' and ord=+-2): gradients of gradients are not supported"
                 );
             }
-            let g = astype(&g.into_iter().next().flatten().expect("one output"), DType::F64)?;
+            // The factors' dtype: float64 on the CPU, float32 on the GPU.
+            let g = astype(&g.into_iter().next().flatten().expect("one output"), u.dtype())?;
             let nd = g.ndim() as i64;
             let mut gs: Vec<i64> = g.shape().iter().map(|&d| d as i64).collect();
             gs.insert((nd - 1) as usize, 1);

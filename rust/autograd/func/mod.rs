@@ -6,6 +6,7 @@ pub mod image;
 pub mod linalg;
 pub mod loss;
 pub mod norm;
+mod norm_gpu;
 pub mod reduce;
 pub mod shape;
 

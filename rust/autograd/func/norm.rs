@@ -26,6 +26,9 @@ pub struct BatchNorm<'a> {
 /// gradient is one fused pass; under `create_graph` (and in eval mode) the backward is
 /// composed from differentiable ops, so second derivatives work.
 pub fn batch_norm(x: &Tensor, w: Option<&Tensor>, b: Option<&Tensor>, o: &BatchNorm<'_>) -> Result<Tensor> {
+    if x.device().is_gpu() {
+        return super::norm_gpu::batch_norm(x, w, b, o);
+    }
     let d = Dims::of("batch_norm", x)?;
     if !x.dtype().is_float() {
         bail!(Type, "batch_norm: expected a floating-point input, got {}", x.dtype());
@@ -80,7 +83,9 @@ pub fn batch_norm(x: &Tensor, w: Option<&Tensor>, b: Option<&Tensor>, o: &BatchN
                 let c = gw.len();
                 (gx, astype(&Tensor::from_vec(&gw, &[c])?, dt)?, astype(&Tensor::from_vec(&gb, &[c])?, dt)?)
             } else {
-                composed_grads(&x, &g, w.as_ref(), &mu, &invstd, training, eps)?
+                let c = mu.len();
+                let consts = (Tensor::from_vec(&mu[..], &[c])?, Tensor::from_vec(&invstd[..], &[c])?);
+                composed_grads(&x, &g, w.as_ref(), consts, training, eps)?
             };
             let mut out = vec![want[0].then_some(gx)];
             if has_w {
@@ -96,34 +101,36 @@ pub fn batch_norm(x: &Tensor, w: Option<&Tensor>, b: Option<&Tensor>, o: &BatchN
 }
 
 /// The backward written with differentiable ops. In training the statistics are
-/// recomputed from `x` (they depend on it); in eval they are the constants used.
-fn composed_grads(
+/// recomputed from `x` (they depend on it); in eval they are the constants used,
+/// `consts = (mean, invstd)` of shape (C,) (on `x`'s device, any float dtype).
+pub(super) fn composed_grads(
     x: &Tensor,
     g: &Tensor,
     w: Option<&Tensor>,
-    mu: &[f64],
-    invstd: &[f64],
+    consts: (Tensor, Tensor),
     training: bool,
     eps: f64,
 ) -> Result<(Tensor, Tensor, Tensor)> {
-    let c = mu.len();
+    let c = consts.0.numel();
     let axes: Vec<i64> = std::iter::once(0).chain(2..x.ndim() as i64).collect();
     let mut view = vec![1i64; x.ndim()];
     view[1] = c as i64;
-    let constant = |v: &[f64]| -> Result<Tensor> { astype(&Tensor::from_vec(v, &[c])?.reshape(&view)?, x.dtype()) };
+    let constant = |v: &Tensor| -> Result<Tensor> { astype(&v.reshape(&view)?, x.dtype()) };
     let (m_t, is_t) = if training {
         let m_t = mean(x, Some(&axes), true)?;
         let v_t = var(x, Some(&axes), 0.0, true, false)?;
         (m_t, un(UnaryOp::Rsqrt, &shift(&v_t, eps)?)?)
     } else {
-        (constant(mu)?, constant(invstd)?)
+        (constant(&consts.0)?, constant(&consts.1)?)
     };
     let xhat = mul(&sub(x, &m_t)?, &is_t)?;
     let gb = sum(g, Some(&axes), false, None)?;
     let gw = sum(&mul(g, &xhat)?, Some(&axes), false, None)?;
     let w_t = match w {
         Some(w) => reshape(w, &view)?,
-        None => constant(&vec![1.0; c])?,
+        None => {
+            crate::ops::create::full_on(&[c], crate::core::Scalar::Float(1.0), x.dtype(), x.device())?.reshape(&view)?
+        }
     };
     let k = mul(&w_t, &is_t)?;
     let gx = if training {

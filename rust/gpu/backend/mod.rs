@@ -7,7 +7,9 @@ mod image;
 mod indexing;
 mod kernels;
 mod launch;
+mod linalg;
 mod loss;
+mod norm;
 mod optim;
 mod pipelines;
 mod registry;
@@ -25,7 +27,11 @@ pub use image::{
 };
 pub use indexing::{gather, scatter, scatter_add};
 pub use kernels::{arange, binary, binary_scalar, copy, fill, matmul, reduce, select, unary};
+pub use linalg::{svd_factors, svdvals};
 pub use loss::{cross_entropy_grad, cross_entropy_rows};
+pub use norm::{
+    batch_norm_backward, batch_norm_eval_stats, batch_norm_normalize, batch_norm_running, batch_norm_stats,
+};
 pub use optim::optimizer_step;
 pub use registry::{adapters, check_index, default_index, is_available};
 pub use resample::{resample_backward, resample_linear, resample_nearest};
