@@ -982,8 +982,8 @@ def test_tensor_of_a_tensor_is_a_new_leaf():
 # ---- behaviour -----------------------------------------------------------------------
 
 
-def test_gradients_accumulate_across_backward_calls():
-    x = leaf([1.0, 2.0])
+def test_gradients_accumulate_across_backward_calls(device):
+    x = leaf([1.0, 2.0], device=device)
     (x * x).sum().backward()
     (3 * x).sum().backward()
     np.testing.assert_array_equal(npy(x.grad), [2 + 3, 4 + 3])
@@ -993,21 +993,21 @@ def test_gradients_accumulate_across_backward_calls():
     assert x.grad.grad_fn is None and not x.grad.requires_grad
 
 
-def test_leaf_grad_is_an_independent_contiguous_tensor():
-    x = leaf([1.0, 2.0, 3.0])
+def test_leaf_grad_is_an_independent_contiguous_tensor(device):
+    x = leaf([1.0, 2.0, 3.0], device=device)
     x.sum().backward()  # the incoming gradient is a broadcast of one value
     g = x.grad
     g[0] = 5.0  # must not write into the other elements
     np.testing.assert_array_equal(npy(x.grad), [5.0, 1.0, 1.0])
-    y = leaf([1.0, 2.0])
-    ext = fg.tensor([7.0, 8.0], dtype=F64)
+    y = leaf([1.0, 2.0], device=device)
+    ext = fg.tensor([7.0, 8.0], dtype=y.dtype, device=device)
     (y * 1.0).backward(ext)
     y.grad[0] = 0.0
     np.testing.assert_array_equal(npy(ext), [7.0, 8.0])  # grad does not alias gradient=
 
 
-def test_retain_graph_and_second_backward_error():
-    x = leaf([1.0, 2.0])
+def test_retain_graph_and_second_backward_error(device):
+    x = leaf([1.0, 2.0], device=device)
     y = (x.exp() * x).sum()
     y.backward(retain_graph=True)
     g1 = npy(x.grad).copy()
@@ -1021,15 +1021,15 @@ def test_retain_graph_and_second_backward_error():
         z.backward()
 
 
-def test_backward_of_non_scalar_needs_gradient():
-    x = leaf([1.0, 2.0])
+def test_backward_of_non_scalar_needs_gradient(device):
+    x = leaf([1.0, 2.0], device=device)
     y = x * 2
     with pytest.raises(RuntimeError, match="scalar"):
         y.backward()
-    y.backward(fg.tensor([1.0, -1.0], dtype=F64))
+    y.backward(fg.tensor([1.0, -1.0], dtype=x.dtype, device=device))
     np.testing.assert_array_equal(npy(x.grad), [2.0, -2.0])
     with pytest.raises(RuntimeError):
-        (x * 2).backward(fg.ones(3, dtype=F64))
+        (x * 2).backward(fg.ones(3, dtype=x.dtype, device=device))
     (x[:1] * 4).backward()  # one element: implicit gradient is fine
     np.testing.assert_array_equal(npy(x.grad), [6.0, -2.0])
 
@@ -1169,23 +1169,23 @@ def test_grad_mode_is_per_thread():
     assert seen == [True]
 
 
-def test_no_grad_parameter_update_leaves_leaf_intact():
-    w = leaf([1.0, 2.0])
+def test_no_grad_parameter_update_leaves_leaf_intact(device):
+    w = leaf([1.0, 2.0], device=device)
     (w * w).sum().backward()
     with fg.no_grad():
         w -= 0.1 * w.grad
         w.add_(1.0)
         w[0] = 0.5
         w.zero_()
-        w.copy_(fg.tensor([3.0, 4.0]))
+        w.copy_(fg.tensor([3.0, 4.0], device=device))
     assert w.is_leaf and w.requires_grad and w.grad_fn is None
     np.testing.assert_array_equal(npy(w), [3.0, 4.0])
 
 
-def test_autograd_grad():
-    x = leaf([1.0, 2.0])
-    y = leaf([3.0])
-    u = leaf([0.5])
+def test_autograd_grad(device):
+    x = leaf([1.0, 2.0], device=device)
+    y = leaf([3.0], device=device)
+    u = leaf([0.5], device=device)
     out = (x * x).sum() * y
     gx, gy = fg.autograd.grad(out, (x, y), retain_graph=True)
     np.testing.assert_array_equal(npy(gx), [6.0, 12.0])
@@ -1200,10 +1200,10 @@ def test_autograd_grad():
     # with respect to an intermediate tensor, and with grad_outputs
     h = x * 2
     z = h * h
-    (gh,) = fg.autograd.grad(z, h, grad_outputs=fg.tensor([1.0, 0.5], dtype=F64))
+    (gh,) = fg.autograd.grad(z, h, grad_outputs=fg.tensor([1.0, 0.5], dtype=x.dtype, device=device))
     np.testing.assert_array_equal(npy(gh), [4.0, 4.0])
     with pytest.raises(RuntimeError):
-        fg.autograd.grad((x * 2).sum(), fg.tensor([1.0]))
+        fg.autograd.grad((x * 2).sum(), fg.tensor([1.0], device=device))
     # several outputs
     a, b = x.sum(), (x * x).sum()
     (g,) = fg.autograd.grad([a, b], [x])
@@ -1237,10 +1237,11 @@ def test_autograd_grad_runs_only_what_the_inputs_need():
     assert npy(gb).tolist() == [3.0] and calls == []
 
 
-def test_autograd_backward_function():
-    x = leaf([1.0, 2.0])
+def test_autograd_backward_function(device):
+    x = leaf([1.0, 2.0], device=device)
     a, b = x * 2, x * x
-    fg.autograd.backward([a, b], [fg.ones(2, dtype=F64), fg.tensor([1.0, 2.0], dtype=F64)])
+    fg.autograd.backward([a, b], [fg.ones(2, dtype=x.dtype, device=device),
+                          fg.tensor([1.0, 2.0], dtype=x.dtype, device=device)])
     np.testing.assert_array_equal(npy(x.grad), [4.0, 10.0])
 
 
@@ -1365,8 +1366,8 @@ def test_inplace_clamp_and_setitem_on_nonleaf():
     np.testing.assert_array_equal(npy(x.grad), [8.0, 0.0, 24.0])
 
 
-def test_register_hook():
-    x = leaf([1.0, 2.0])
+def test_register_hook(device):
+    x = leaf([1.0, 2.0], device=device)
     seen = []
     x.register_hook(lambda g: seen.append(npy(g).copy()))  # None: gradient unchanged
     x.register_hook(lambda g: g * 10)
@@ -1374,25 +1375,25 @@ def test_register_hook():
     np.testing.assert_array_equal(seen[0], [3.0, 3.0])
     np.testing.assert_array_equal(npy(x.grad), [30.0, 30.0])
     # on a non-leaf: changes what flows further back
-    x = leaf([1.0, 2.0])
+    x = leaf([1.0, 2.0], device=device)
     y = x * x
     y.register_hook(lambda g: g * 0.5)
     y.sum().backward()
     np.testing.assert_array_equal(npy(x.grad), [1.0, 2.0])
     with pytest.raises(RuntimeError):
-        fg.tensor([1.0]).register_hook(lambda g: g)
+        fg.tensor([1.0], device=device).register_hook(lambda g: g)
 
     def bad(g):
         raise KeyError("from the hook")
 
-    z = leaf([1.0])
+    z = leaf([1.0], device=device)
     z.register_hook(bad)
     with pytest.raises(KeyError, match="from the hook"):
         (z * 2).sum().backward()
 
 
-def test_retain_grad():
-    x = leaf([1.0, 2.0])
+def test_retain_grad(device):
+    x = leaf([1.0, 2.0], device=device)
     y = x * 3
     y.retain_grad()
     w = y * y
@@ -1418,27 +1419,27 @@ def test_float32_leaf_through_float64_op():
     assert x.grad.dtype == fg.float32
 
 
-def test_grad_setter_validates():
-    x = leaf([1.0, 2.0])
-    x.grad = fg.tensor([1.0, 1.0], dtype=F64)
+def test_grad_setter_validates(device):
+    x = leaf([1.0, 2.0], device=device)
+    x.grad = fg.tensor([1.0, 1.0], dtype=x.dtype, device=device)
     del x.grad
     assert x.grad is None
     with pytest.raises((ValueError, RuntimeError)):
-        x.grad = fg.ones(3, dtype=F64)
+        x.grad = fg.ones(3, dtype=x.dtype, device=device)
 
 
-def test_backward_inside_no_grad():
-    x = leaf([1.0, 2.0])
+def test_backward_inside_no_grad(device):
+    x = leaf([1.0, 2.0], device=device)
     y = (x * x).sum()
     with fg.no_grad():
         y.backward()
     np.testing.assert_array_equal(npy(x.grad), [2.0, 4.0])
 
 
-def test_grad_with_respect_to_the_output_itself():
-    x = leaf([1.0, 2.0])
+def test_grad_with_respect_to_the_output_itself(device):
+    x = leaf([1.0, 2.0], device=device)
     y = x * 2
-    (g,) = fg.autograd.grad(y, y, fg.tensor([3.0, 4.0], dtype=F64))
+    (g,) = fg.autograd.grad(y, y, fg.tensor([3.0, 4.0], dtype=x.dtype, device=device))
     np.testing.assert_array_equal(npy(g), [3.0, 4.0])
 
 

@@ -208,7 +208,9 @@ fn max_pooled(x: &Tensor, windows: MaxWindows, (y, idx): (Tensor, Tensor)) -> Re
 
 /// `gz` read at max pooling's `indices` (flat within each input plane of `plane` elements).
 fn gather_planes(gz: &Tensor, indices: &Tensor, plane: usize) -> Result<Tensor> {
-    let idx = astype(&contiguous(indices)?, DType::I64)?;
+    // Read on the host (int64 exists only there); a GPU gradient is gathered from the
+    // host positions like any CPU index tensor.
+    let idx = astype(&contiguous(&crate::ops::copy::on_cpu(indices)?)?, DType::I64)?;
     let iv = crate::ops::copy::to_f64_vec(&idx)?;
     let batch = gz.numel().checked_div(plane).unwrap_or(0);
     let out_plane = idx.numel().checked_div(batch).unwrap_or(0).max(1);

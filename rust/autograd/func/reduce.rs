@@ -107,7 +107,8 @@ fn prod_others(x: &Tensor, r: &Tensor, shape: &[usize], ax: &[usize]) -> Result<
         return div(&rk, &safe_x);
     }
     let nz_prod = reduce(ReduceOp::Prod, &safe_x, Some(&axes), true, None)?;
-    let zc = rd::reduce(ReduceOp::Sum, &zero, Some(&axes), true, Some(DType::I64))?;
+    // Counted in int32: GPU tensors hold no int64.
+    let zc = rd::reduce(ReduceOp::Sum, &zero, Some(&axes), true, Some(DType::I32))?;
     let one_zero = cmp(BinaryOp::Eq, t(&zc), c(1.0))?;
     let none = cmp(BinaryOp::Eq, t(&zc), c(0.0))?;
     let at_zero = cmp(BinaryOp::LogicalAnd, t(&one_zero), t(&zero))?;

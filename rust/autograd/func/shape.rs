@@ -265,7 +265,8 @@ pub fn index_put(x: &Tensor, items: &[IndexItem], v: &Tensor) -> Result<()> {
             let lin = ix::index(&positions(&shape)?, &items)?;
             // x keeps its gradient where it was not overwritten.
             let keep = crate::ops::create::full_on(&shape, Scalar::Bool(true), DType::Bool, g.device())?;
-            ix::index_put(&keep, &items, &Tensor::zeros(&[], DType::Bool)?)?;
+            let no = crate::ops::create::full_on(&[], Scalar::Bool(false), DType::Bool, g.device())?;
+            ix::index_put(&keep, &items, &no)?;
             let mut res = vec![Some(masked(&g, &keep)?)];
             if wants_v {
                 res.push(Some(take_flat(&g, &lin)?));
