@@ -277,7 +277,7 @@ fn hypot_f32(x: f32, y: f32) -> f32 {
     let b = abs(y);
     let m = max(a, b);
     if (f32_is_inf(a) || f32_is_inf(b)) {
-        return a + b; // inf, even when the other operand is NaN
+        return select(b, a, f32_is_inf(a)); // inf, even when the other operand is NaN
     }
     if (f32_is_nan(a) || f32_is_nan(b)) {
         return f32_nan(a + b);
