@@ -66,8 +66,9 @@ pub fn unary_expr(op: UnaryOp, t: DType) -> Option<String> {
             Gelu => s("gelu_f32(x)"),
             GeluTanh => s("gelu_tanh_f32(x)"),
             Silu => s("silu_f32(x)"),
-            LeakyRelu(slope) => Some(format!("select(x * {}, x, x > 0.0)", f32_literal(slope))),
-            Elu(alpha) => Some(format!("select({} * expm1_f32(x), x, x > 0.0)", f32_literal(alpha))),
+            // NaN passes through (a zero slope or alpha must not turn it into 0).
+            LeakyRelu(slope) => Some(format!("select(x * {}, x, x > 0.0 || f32_is_nan(x))", f32_literal(slope))),
+            Elu(alpha) => Some(format!("select({} * expm1_f32(x), x, x > 0.0 || f32_is_nan(x))", f32_literal(alpha))),
             BitNot => None,
         },
         DType::I32 | DType::U32 => {
