@@ -12,21 +12,57 @@
 @group(0) @binding(2) var<storage, read> lhs: array<{{T}}>;
 @group(0) @binding(3) var<storage, read> rhs: array<{{T}}>;
 
-// numpy's float power: WGSL's pow is undefined for negative bases, so integral
-// exponents of negative bases are done on |x| with the sign put back.
+fn f32_is_odd_int(y: f32) -> bool {
+    let a = abs(y);
+    return a < 16777216.0 && floor(a) == a && (u32(a) & 1u) == 1u;
+}
+// numpy's float power with C99's special cases; the general case as exp2(y log2|x|),
+// with the sign of odd integral powers of negative bases put back.
 fn pow_f32(x: f32, y: f32) -> f32 {
-    if (y == 0.0) {
+    let ax = abs(x);
+    if (f32_is_zero(y) || x == 1.0) {
         return 1.0;
     }
-    let r = pow(abs(x), y);
-    if (x < 0.0) {
-        if (floor(y) != y) {
-            return bitcast<f32>(bitcast<u32>(r) | 0x7fc00000u); // NaN (a runtime value: a constant NaN is a compile error)
-        }
-        let odd = abs(y) < 16777216.0 && (i32(abs(y)) & 1) == 1;
-        return select(r, -r, odd);
+    if (f32_is_nan(x) || f32_is_nan(y)) {
+        return f32_nan(x + y);
     }
-    return r;
+    if (y == 1.0) {
+        return x;
+    }
+    let odd = f32_is_odd_int(y);
+    if (f32_is_inf(y)) {
+        if (ax == 1.0) {
+            return 1.0;
+        }
+        return select(y * 0.0, f32_inf(y, false), (ax > 1.0) == (y > 0.0));
+    }
+    if (f32_is_zero(x)) {
+        let neg = odd && (bitcast<u32>(x) >> 31u) == 1u;
+        if (y < 0.0) {
+            return f32_inf(x, neg);
+        }
+        return select(ax * 0.0, -(ax * 0.0), neg);
+    }
+    if (f32_is_inf(x)) {
+        let neg = odd && x < 0.0;
+        if (y > 0.0) {
+            return f32_inf(x, neg);
+        }
+        return select(ax * 0.0, -(ax * 0.0), neg);
+    }
+    if (x < 0.0 && floor(y) != y) {
+        return f32_nan(x);
+    }
+    let l = y * log2_f32(ax);
+    var r: f32;
+    if (l > 128.0) {
+        r = f32_inf(x, false);
+    } else if (l < -150.0) {
+        r = 0.0 * ax;
+    } else {
+        r = exp2(l);
+    }
+    return select(r, -r, x < 0.0 && odd);
 }
 
 // Integer power by squaring (wrapping, like numpy); negative exponents give 0 unless
@@ -89,9 +125,149 @@ fn floordiv_u32(x: u32, y: u32) -> u32 {
 fn rem_u32(x: u32, y: u32) -> u32 {
     return select(x % max(y, 1u), 0u, y == 0u);
 }
+// C's fmod, exact, on the bit patterns (musl's fmodf): no rounding, and no arithmetic
+// that could flush subnormals.
+fn fmod_f32(x: f32, y: f32) -> f32 {
+    var uxi = bitcast<u32>(x);
+    var uyi = bitcast<u32>(y);
+    var ex = i32((uxi >> 23u) & 0xffu);
+    var ey = i32((uyi >> 23u) & 0xffu);
+    let sx = uxi & 0x80000000u;
+    if ((uyi << 1u) == 0u || f32_is_nan(y) || ex == 0xff) {
+        return f32_nan(x + y);
+    }
+    if ((uxi << 1u) <= (uyi << 1u)) {
+        if ((uxi << 1u) == (uyi << 1u)) {
+            return bitcast<f32>(sx);
+        }
+        return x;
+    }
+    if (ex == 0) {
+        let sh = countLeadingZeros(uxi << 9u);
+        ex = ex - i32(sh);
+        uxi = uxi << u32(-ex + 1);
+    } else {
+        uxi = (uxi & 0x007fffffu) | 0x00800000u;
+    }
+    if (ey == 0) {
+        let sh = countLeadingZeros(uyi << 9u);
+        ey = ey - i32(sh);
+        uyi = uyi << u32(-ey + 1);
+    } else {
+        uyi = (uyi & 0x007fffffu) | 0x00800000u;
+    }
+    for (; ex > ey; ex = ex - 1) {
+        let i = uxi - uyi;
+        if ((i >> 31u) == 0u) {
+            if (i == 0u) {
+                return bitcast<f32>(sx);
+            }
+            uxi = i;
+        }
+        uxi = uxi << 1u;
+    }
+    let i = uxi - uyi;
+    if ((i >> 31u) == 0u) {
+        if (i == 0u) {
+            return bitcast<f32>(sx);
+        }
+        uxi = i;
+    }
+    for (; (uxi >> 23u) == 0u; ex = ex - 1) {
+        uxi = uxi << 1u;
+    }
+    if (ex > 0) {
+        uxi = (uxi - 0x00800000u) | (u32(ex) << 23u);
+    } else {
+        uxi = uxi >> u32(-ex + 1);
+    }
+    return bitcast<f32>(uxi | sx);
+}
+// numpy's npy_divmod: (floor quotient, remainder with the divisor's sign).
+fn divmod_f32(a: f32, b: f32) -> vec2<f32> {
+    var m = fmod_f32(a, b);
+    if (f32_is_zero(b)) {
+        return vec2<f32>(a / b, m);
+    }
+    var d = (a - m) / b;
+    if (!f32_is_zero(m)) {
+        if ((b < 0.0) != (m < 0.0)) {
+            m = m + b;
+            d = d - 1.0;
+        }
+    } else {
+        m = f32_copysign(0.0 * abs(a), b);
+    }
+    var q: f32;
+    if (!f32_is_zero(d)) {
+        q = floor(d);
+        if (d - q > 0.5) {
+            q = q + 1.0;
+        }
+    } else {
+        q = f32_copysign(0.0 * abs(a), a / b);
+    }
+    return vec2<f32>(q, m);
+}
+fn floordiv_f32(x: f32, y: f32) -> f32 {
+    return divmod_f32(x, y).x;
+}
 fn rem_f32(x: f32, y: f32) -> f32 {
-    let r = x - floor(x / y) * y;
-    return select(r, r + y, (r != 0.0) && ((r < 0.0) != (y < 0.0)));
+    return divmod_f32(x, y).y;
+}
+fn max_f32(x: f32, y: f32) -> f32 {
+    if (f32_is_nan(x) || f32_is_nan(y)) {
+        return f32_nan(x + y);
+    }
+    return max(x, y);
+}
+fn min_f32(x: f32, y: f32) -> f32 {
+    if (f32_is_nan(x) || f32_is_nan(y)) {
+        return f32_nan(x + y);
+    }
+    return min(x, y);
+}
+// C's atan2 special cases (zeros, infinities); the builtin for ordinary operands.
+fn atan2_f32(y: f32, x: f32) -> f32 {
+    if (f32_is_nan(x) || f32_is_nan(y)) {
+        return f32_nan(x + y);
+    }
+    let xneg = (bitcast<u32>(x) >> 31u) == 1u;
+    let pi = 3.14159265358979;
+    if (f32_is_zero(y)) {
+        return select(y, f32_copysign(pi, y), xneg);
+    }
+    if (f32_is_inf(y)) {
+        if (f32_is_inf(x)) {
+            return f32_copysign(select(0.785398163397448, 2.35619449019234, xneg), y);
+        }
+        return f32_copysign(1.5707963267949, y);
+    }
+    if (f32_is_zero(x)) {
+        return f32_copysign(1.5707963267949, y);
+    }
+    if (f32_is_inf(x)) {
+        return select(f32_copysign(0.0 * abs(y), y), f32_copysign(pi, y), xneg);
+    }
+    return atan2(y, x);
+}
+// log(e^x + e^y) = max + log1p(e^-|x - y|); equal operands (infinities) give x + log 2.
+fn logaddexp_f32(x: f32, y: f32) -> f32 {
+    if (f32_is_nan(x) || f32_is_nan(y)) {
+        return f32_nan(x + y);
+    }
+    if (x == y) {
+        return x + 0.693147180559945;
+    }
+    let m = max(x, y);
+    if (f32_is_inf(m)) {
+        return m;
+    }
+    let d = abs(x - y);
+    if (f32_is_inf(d)) {
+        return m;
+    }
+    return m + log1p_f32(exp(-d));
 }
 
 // sqrt(x^2 + y^2) scaled by the larger magnitude, so it neither overflows nor
@@ -101,9 +277,12 @@ fn hypot_f32(x: f32, y: f32) -> f32 {
     let b = abs(y);
     let m = max(a, b);
     if (f32_is_inf(a) || f32_is_inf(b)) {
-        return a + b; // inf, even when the other operand is NaN
+        return select(b, a, f32_is_inf(a)); // inf, even when the other operand is NaN
     }
-    if (m == 0.0 || f32_is_nan(m)) {
+    if (f32_is_nan(a) || f32_is_nan(b)) {
+        return f32_nan(a + b);
+    }
+    if (m == 0.0) {
         return m + min(a, b);
     }
     let r = min(a, b) / m;

@@ -41,32 +41,320 @@ fn f32_is_inf(x: f32) -> bool {
     return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u;
 }
 
-// erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7), since WGSL has no erf.
-fn erf_f32(v: f32) -> f32 {
-    let t = 1.0 / (1.0 + 0.3275911 * abs(v));
-    let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-v * v);
-    return select(y, -y, v < 0.0);
+// Special results built from runtime bit patterns (constant NaN/inf are compile errors,
+// and arithmetic may flush subnormals or assume finite values).
+fn f32_nan(like: f32) -> f32 {
+    return bitcast<f32>(bitcast<u32>(like) | 0x7fc00000u);
+}
+// +inf or -inf (neg), from a runtime value.
+fn f32_inf(like: f32, neg: bool) -> f32 {
+    let b = (bitcast<u32>(like) & 0u) | 0x7f800000u;
+    return bitcast<f32>(select(b, b | 0x80000000u, neg));
+}
+fn f32_copysign(x: f32, s: f32) -> f32 {
+    return bitcast<f32>((bitcast<u32>(x) & 0x7fffffffu) | (bitcast<u32>(s) & 0x80000000u));
+}
+fn f32_is_zero(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) == 0u;
+}
+// |x| < 2^-12 (zeros and subnormals included), where f(x) = x to float32 precision for
+// odd functions with f'(0) = 1.
+fn f32_is_tiny(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) < 0x39800000u;
 }
 
-// exp(x) - 1 and log(1 + x) without cancellation near 0 (Kahan's tricks).
-fn expm1_f32(v: f32) -> f32 {
-    let u = exp(v);
-    if (u == 1.0) {
+// fdlibm's logf reduction on the bit patterns (subnormals normalized as integers):
+// x = 2^k (1 + f), 1 + f in [sqrt(2)/2, sqrt(2)); s = f / (2 + f), r the polynomial
+// tail. Only for positive finite nonzero x.
+struct LogParts {
+    k: f32,
+    f: f32,
+    s: f32,
+    hfsq: f32,
+    r: f32,
+}
+fn log_parts(x: f32) -> LogParts {
+    var ix = bitcast<u32>(x);
+    var k = 0i;
+    if (ix < 0x00800000u) {
+        let sh = countLeadingZeros(ix) - 8u;
+        ix = ix << sh;
+        k = -i32(sh);
+    }
+    ix = ix + (0x3f800000u - 0x3f3504f3u);
+    k = k + i32(ix >> 23u) - 127;
+    ix = (ix & 0x007fffffu) + 0x3f3504f3u;
+    let f = bitcast<f32>(ix) - 1.0;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let w = z * z;
+    let t1 = w * (0.40000972152 + w * 0.24279078841);
+    let t2 = z * (0.66666662693 + w * 0.28498786688);
+    return LogParts(f32(k), f, s, 0.5 * f * f, t2 + t1);
+}
+// log's special results (NaN, -inf at zero, NaN below zero, +inf); `ok` false when x is
+// an ordinary positive value.
+fn log_special(x: f32) -> vec2<f32> {
+    let b = bitcast<u32>(x);
+    if (f32_is_nan(x) || (b > 0x80000000u)) {
+        return vec2<f32>(1.0, f32_nan(x));
+    }
+    if (f32_is_zero(x)) {
+        return vec2<f32>(1.0, f32_inf(x, true));
+    }
+    if (b == 0x7f800000u) {
+        return vec2<f32>(1.0, x);
+    }
+    return vec2<f32>(0.0, x);
+}
+fn log_f32(x: f32) -> f32 {
+    let sp = log_special(x);
+    if (sp.x != 0.0) {
+        return sp.y;
+    }
+    let p = log_parts(x);
+    return p.s * (p.hfsq + p.r) + p.k * 9.0580006145e-06 - p.hfsq + p.f + p.k * 6.9313812256e-01;
+}
+fn log2_f32(x: f32) -> f32 {
+    let sp = log_special(x);
+    if (sp.x != 0.0) {
+        return sp.y;
+    }
+    let p = log_parts(x);
+    let hi = bitcast<f32>(bitcast<u32>(p.f - p.hfsq) & 0xfffff000u);
+    let lo = p.f - hi - p.hfsq + p.s * (p.hfsq + p.r);
+    return (lo + hi) * -1.7605285393e-04 + lo * 1.4428710938e+00 + hi * 1.4428710938e+00 + p.k;
+}
+fn log10_f32(x: f32) -> f32 {
+    let sp = log_special(x);
+    if (sp.x != 0.0) {
+        return sp.y;
+    }
+    let p = log_parts(x);
+    let hi = bitcast<f32>(bitcast<u32>(p.f - p.hfsq) & 0xfffff000u);
+    let lo = p.f - hi - p.hfsq + p.s * (p.hfsq + p.r);
+    return p.k * 7.9034151668e-07 + (lo + hi) * -3.1689971365e-05 + lo * 4.3432617188e-01
+        + hi * 4.3432617188e-01 + p.k * 3.0102920532e-01;
+}
+
+// log(1 + x): log of the rounded sum plus the first-order correction for its rounding.
+fn log1p_f32(v: f32) -> f32 {
+    if (f32_is_nan(v) || f32_is_tiny(v)) {
         return v;
     }
+    if (v <= -1.0) {
+        return select(f32_nan(v), f32_inf(v, true), v == -1.0);
+    }
+    if (f32_is_inf(v)) {
+        return v;
+    }
+    let u = 1.0 + v;
+    if (v > 16777216.0) {
+        return log_f32(u);
+    }
+    return log_f32(u) + (v - (u - 1.0)) / u;
+}
+
+// exp(x) - 1 without cancellation near 0 (Kahan's trick, with an accurate log).
+fn expm1_f32(v: f32) -> f32 {
+    if (f32_is_nan(v) || f32_is_tiny(v)) {
+        return v;
+    }
+    if (v < -20.0) {
+        return -1.0;
+    }
+    if (v > 88.8) {
+        return f32_inf(v, false);
+    }
+    let u = exp(v);
     if (f32_is_inf(u)) {
         return u;
     }
-    let um1 = u - 1.0;
-    if (um1 == -1.0) {
-        return -1.0;
+    if (abs(v) > 0.5) {
+        return u - 1.0;
     }
-    return um1 * v / log(u);
-}
-fn log1p_f32(v: f32) -> f32 {
-    let u = 1.0 + v;
-    if (u == 1.0) {
+    let um1 = u - 1.0;
+    if (um1 == 0.0) {
         return v;
     }
-    return log(u) * v / (u - 1.0);
+    return um1 * (v / log_f32(u));
+}
+
+// erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7), since WGSL has no erf; its
+// Taylor series near 0, where the absolute bound would be a large relative error.
+fn erf_f32(v: f32) -> f32 {
+    if (f32_is_nan(v)) {
+        return v;
+    }
+    let a = abs(v);
+    if (a < 0.125) {
+        let z = v * v;
+        return v * (1.1283791671 + z * (-0.37612638903 + z * (0.11283791671 + z * (-0.026866170645 + z * 0.0052239776254))));
+    }
+    if (a > 6.0) {
+        return f32_copysign(1.0, v);
+    }
+    let t = 1.0 / (1.0 + 0.3275911 * a);
+    let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
+    return f32_copysign(y, v);
+}
+
+fn tan_f32(x: f32) -> f32 {
+    if (f32_is_tiny(x)) {
+        return x;
+    }
+    if (f32_is_nan(x) || f32_is_inf(x)) {
+        return f32_nan(x);
+    }
+    return sin(x) / cos(x); // some drivers' tan clamps large arguments
+}
+fn asin_f32(x: f32) -> f32 {
+    if (f32_is_tiny(x)) {
+        return x;
+    }
+    if (f32_is_nan(x) || abs(x) > 1.0) {
+        return f32_nan(x);
+    }
+    return atan2(x, sqrt((1.0 - x) * (1.0 + x)));
+}
+fn acos_f32(x: f32) -> f32 {
+    if (f32_is_nan(x) || abs(x) > 1.0) {
+        return f32_nan(x);
+    }
+    return atan2(sqrt((1.0 - x) * (1.0 + x)), x);
+}
+fn sinh_f32(x: f32) -> f32 {
+    if (f32_is_tiny(x) || f32_is_nan(x) || f32_is_inf(x)) {
+        return x;
+    }
+    let a = abs(x);
+    var r: f32;
+    if (a < 1.0) {
+        let t = expm1_f32(a);
+        r = 0.5 * (2.0 * t - t * t / (t + 1.0));
+    } else if (a < 88.0) {
+        let t = expm1_f32(a);
+        r = 0.5 * (t + t / (t + 1.0));
+    } else {
+        let h = exp(0.5 * a);
+        r = (0.5 * h) * h;
+    }
+    return f32_copysign(r, x);
+}
+fn tanh_f32(x: f32) -> f32 {
+    if (f32_is_tiny(x) || f32_is_nan(x)) {
+        return x;
+    }
+    let a = abs(x);
+    if (a > 9.5) {
+        return f32_copysign(1.0, x);
+    }
+    let t = expm1_f32(2.0 * a);
+    return f32_copysign(t / (t + 2.0), x);
+}
+fn asinh_f32(x: f32) -> f32 {
+    if (f32_is_tiny(x) || f32_is_nan(x) || f32_is_inf(x)) {
+        return x;
+    }
+    let a = abs(x);
+    var r: f32;
+    if (a >= 4096.0) {
+        r = log_f32(a) + 0.693147180559945;
+    } else if (a >= 2.0) {
+        r = log_f32(2.0 * a + 1.0 / (sqrt(a * a + 1.0) + a));
+    } else {
+        r = log1p_f32(a + a * a / (sqrt(a * a + 1.0) + 1.0));
+    }
+    return f32_copysign(r, x);
+}
+fn acosh_f32(x: f32) -> f32 {
+    if (f32_is_nan(x) || x < 1.0) {
+        return f32_nan(x);
+    }
+    if (f32_is_inf(x)) {
+        return x;
+    }
+    if (x < 2.0) {
+        let t = x - 1.0;
+        return log1p_f32(t + sqrt(t * t + 2.0 * t));
+    }
+    if (x < 4096.0) {
+        return log_f32(2.0 * x - 1.0 / (x + sqrt(x * x - 1.0)));
+    }
+    return log_f32(x) + 0.693147180559945;
+}
+fn atanh_f32(x: f32) -> f32 {
+    if (f32_is_tiny(x) || f32_is_nan(x)) {
+        return x;
+    }
+    let a = abs(x);
+    if (a > 1.0) {
+        return f32_nan(x);
+    }
+    var r: f32;
+    if (a < 0.5) {
+        r = 0.5 * log1p_f32(2.0 * a + 2.0 * a * a / (1.0 - a));
+    } else {
+        r = 0.5 * log1p_f32(2.0 * a / (1.0 - a));
+    }
+    return f32_copysign(r, x);
+}
+fn sign_f32(x: f32) -> f32 {
+    if (f32_is_nan(x) || f32_is_zero(x)) {
+        return x;
+    }
+    return select(-1.0, 1.0, x > 0.0);
+}
+fn relu_f32(x: f32) -> f32 {
+    return select(x * 0.0, x, x > 0.0 || f32_is_nan(x));
+}
+// x * sigmoid(x) and x * Phi(x) forms tend to 0 at -inf (not inf * 0).
+fn sigmoid_f32(x: f32) -> f32 {
+    if (f32_is_nan(x)) {
+        return x;
+    }
+    if (x < -88.0) {
+        return exp(x); // subnormal or 0, no overflow in 1 + exp(-x)
+    }
+    return 1.0 / (1.0 + exp(-x));
+}
+fn silu_f32(x: f32) -> f32 {
+    if (f32_is_nan(x) || x > 88.0) {
+        return x;
+    }
+    if (x < -88.0) {
+        return select(x * exp(x), -0.0 * abs(x), f32_is_inf(x));
+    }
+    return x / (1.0 + exp(-x));
+}
+fn softplus_f32(x: f32) -> f32 {
+    if (f32_is_nan(x) || x > 88.0) {
+        return x;
+    }
+    if (x < -88.0) {
+        return exp(x);
+    }
+    return max(x, 0.0) + log1p_f32(exp(-abs(x)));
+}
+fn gelu_f32(x: f32) -> f32 {
+    if (f32_is_nan(x) || x > 10.0) {
+        return x;
+    }
+    if (x < -14.0) {
+        return -0.0 * abs(select(x, 1.0, f32_is_inf(x)));
+    }
+    return 0.5 * x * (1.0 + erf_f32(x * 0.70710678118654752));
+}
+fn gelu_tanh_f32(x: f32) -> f32 {
+    if (f32_is_nan(x) || x > 10.0) {
+        return x;
+    }
+    if (x < -14.0) {
+        return -0.0 * abs(select(x, 1.0, f32_is_inf(x)));
+    }
+    let u = 0.79788456080286536 * (x + 0.044715 * x * x * x);
+    if (u > 0.0) {
+        return 0.5 * x * (1.0 + tanh_f32(u));
+    }
+    return x / (1.0 + exp(-2.0 * u));
 }

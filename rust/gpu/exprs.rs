@@ -21,7 +21,7 @@ pub fn unary_expr(op: UnaryOp, t: DType) -> Option<String> {
             Neg => s("-x"),
             Pos => s("x"),
             Abs => s("abs(x)"),
-            Sign => s("sign(x)"),
+            Sign => s("sign_f32(x)"),
             Square => s("x * x"),
             Sqrt => s("sqrt(x)"),
             Rsqrt => s("inverseSqrt(x)"),
@@ -29,27 +29,27 @@ pub fn unary_expr(op: UnaryOp, t: DType) -> Option<String> {
             Exp => s("exp(x)"),
             Exp2 => s("exp2(x)"),
             Expm1 => s("expm1_f32(x)"),
-            Log => s("log(x)"),
+            Log => s("log_f32(x)"),
             Log1p => s("log1p_f32(x)"),
-            Log2 => s("log2(x)"),
-            Log10 => s("log2(x) * 0.30102999566398120"),
+            Log2 => s("log2_f32(x)"),
+            Log10 => s("log10_f32(x)"),
             Sin => s("sin(x)"),
             Cos => s("cos(x)"),
-            Tan => s("tan(x)"),
+            Tan => s("tan_f32(x)"),
             // Through atan2 with a cancellation-free sqrt(1 - x^2): Vulkan lets drivers
             // derive asin/acos from atan2(x, sqrt(1.0 - x*x)), which loses digits near
             // |x| = 1 (lavapipe's are off by 1e-4).
-            Asin => s("atan2(x, sqrt((1.0 - x) * (1.0 + x)))"),
-            Acos => s("atan2(sqrt((1.0 - x) * (1.0 + x)), x)"),
+            Asin => s("asin_f32(x)"),
+            Acos => s("acos_f32(x)"),
             Atan => s("atan(x)"),
-            Sinh => s("sinh(x)"),
+            Sinh => s("sinh_f32(x)"),
             Cosh => s("cosh(x)"),
             // Clamped: some drivers compute tanh through exp and overflow to NaN for
             // large |x|; tanh(15) already rounds to 1.0 in f32.
-            Tanh => s("tanh(clamp(x, -15.0, 15.0))"),
-            Asinh => s("asinh(x)"),
-            Acosh => s("acosh(x)"),
-            Atanh => s("atanh(x)"),
+            Tanh => s("tanh_f32(x)"),
+            Asinh => s("asinh_f32(x)"),
+            Acosh => s("acosh_f32(x)"),
+            Atanh => s("atanh_f32(x)"),
             Erf => s("erf_f32(x)"),
             Floor => s("floor(x)"),
             Ceil => s("ceil(x)"),
@@ -59,17 +59,16 @@ pub fn unary_expr(op: UnaryOp, t: DType) -> Option<String> {
             IsInf => Some(as_bool("f32_is_inf(x)")),
             IsFinite => Some(as_bool("!f32_is_nan(x) && !f32_is_inf(x)")),
             Signbit => Some(as_bool("(bitcast<u32>(x) >> 31u) == 1u")),
-            LogicalNot => Some(as_bool("x == 0.0")),
-            Relu => s("max(x, 0.0)"),
-            Sigmoid => s("1.0 / (1.0 + exp(-x))"),
-            Softplus => s("max(x, 0.0) + log1p_f32(exp(-abs(x)))"),
-            Gelu => s("0.5 * x * (1.0 + erf_f32(x * 0.70710678118654752))"),
-            GeluTanh => {
-                s("0.5 * x * (1.0 + tanh(clamp(0.79788456080286536 * (x + 0.044715 * x * x * x), -15.0, 15.0)))")
-            }
-            Silu => s("x / (1.0 + exp(-x))"),
-            LeakyRelu(slope) => Some(format!("select(x * {}, x, x > 0.0)", f32_literal(slope))),
-            Elu(alpha) => Some(format!("select({} * expm1_f32(x), x, x > 0.0)", f32_literal(alpha))),
+            LogicalNot => Some(as_bool("f32_is_zero(x)")),
+            Relu => s("relu_f32(x)"),
+            Sigmoid => s("sigmoid_f32(x)"),
+            Softplus => s("softplus_f32(x)"),
+            Gelu => s("gelu_f32(x)"),
+            GeluTanh => s("gelu_tanh_f32(x)"),
+            Silu => s("silu_f32(x)"),
+            // NaN passes through (a zero slope or alpha must not turn it into 0).
+            LeakyRelu(slope) => Some(format!("select(x * {}, x, x > 0.0 || f32_is_nan(x))", f32_literal(slope))),
+            Elu(alpha) => Some(format!("select({} * expm1_f32(x), x, x > 0.0 || f32_is_nan(x))", f32_literal(alpha))),
             BitNot => None,
         },
         DType::I32 | DType::U32 => {
@@ -123,8 +122,14 @@ pub fn binary_expr(op: BinaryOp, t: DType) -> Option<String> {
         DType::I32 => "0",
         _ => "0u",
     };
-    let truth = |v: &str| format!("({v} != {zero})");
+    let float = matches!(t, DType::F32 | DType::F16);
+    // Floats through bit tests: NaN is truthy, and NaN != NaN (compilers may fold
+    // comparisons of a value with itself, or use ordered comparisons).
+    let truth = |v: &str| if float { format!("!f32_is_zero({v})") } else { format!("({v} != {zero})") };
+    let nan = "f32_is_nan(x) || f32_is_nan(y)";
     match op {
+        Eq if float => return Some(as_bool(&format!("(x == y) && !({nan})"))),
+        Ne if float => return Some(as_bool(&format!("(x != y) || {nan}"))),
         Eq => return cmp("=="),
         Ne => return cmp("!="),
         Lt => return cmp("<"),
@@ -142,16 +147,16 @@ pub fn binary_expr(op: BinaryOp, t: DType) -> Option<String> {
             Sub => s("x - y"),
             Mul => s("x * y"),
             Div => s("x / y"),
-            FloorDiv => s("floor(x / y)"),
+            FloorDiv => s("floordiv_f32(x, y)"),
             Rem => s("rem_f32(x, y)"),
             Pow => s("pow_f32(x, y)"),
-            Maximum => s("max(x, y)"),
-            Minimum => s("min(x, y)"),
-            Atan2 => s("atan2(x, y)"),
+            Maximum => s("max_f32(x, y)"),
+            Minimum => s("min_f32(x, y)"),
+            Atan2 => s("atan2_f32(x, y)"),
             Hypot => s("hypot_f32(x, y)"),
             Nextafter => s("nextafter_f32(x, y)"),
             Copysign => s("bitcast<f32>((bitcast<u32>(x) & 0x7fffffffu) | (bitcast<u32>(y) & 0x80000000u))"),
-            Logaddexp => s("max(x, y) + log1p_f32(exp(-abs(x - y)))"),
+            Logaddexp => s("logaddexp_f32(x, y)"),
             _ => None,
         },
         DType::I32 | DType::U32 => {
@@ -168,8 +173,9 @@ pub fn binary_expr(op: BinaryOp, t: DType) -> Option<String> {
                 BitAnd => s("x & y"),
                 BitOr => s("x | y"),
                 BitXor => s("x ^ y"),
-                Shl => s("x << u32(y)"),
-                Shr => s("x >> u32(y)"),
+                Shl => Some(format!("select({zero}, x << u32(y), u32(y) < 32u)")),
+                Shr if t == DType::I32 => s("select(select(0, -1, x < 0), x >> u32(y), u32(y) < 32u)"),
+                Shr => s("select(0u, x >> y, y < 32u)"),
                 _ => None,
             }
         }
@@ -189,7 +195,7 @@ pub fn cast_expr(from: DType, to: DType) -> String {
     let ty = super::wgsl_type(to).unwrap_or("u32");
     if to == DType::Bool {
         return match from {
-            DType::F32 | DType::F16 => as_bool("x != 0.0"),
+            DType::F32 | DType::F16 => as_bool("!f32_is_zero(f32(x))"),
             DType::I32 => as_bool("x != 0"),
             _ => as_bool("x != 0u"),
         };
