@@ -228,6 +228,11 @@ def test_gradcheck_binary_with_scalar(device, name, data):
     if name == "remainder":
         q = npy(a) / s
         assume(np.all(np.abs(q - np.round(q)) > 0.02))
+    if name in ("maximum", "minimum") and device != "cpu":
+        # A float32 tie with the scalar is the kink, where the gradient splits evenly;
+        # the float64 reference, taken at the unrounded scalar, sees no tie there.
+        f32 = npy(a).astype(np.float32)
+        assume(not np.any(f32 == np.float32(s)) and not np.any(f32 == np.float32(r)))
     check(lambda x: fn(x, s), a)
     if name not in ("remainder", "pow", "copysign", "div"):
         check(lambda x: fn(r, x), a)
@@ -279,8 +284,10 @@ def test_pow_special_points(device):
     a = leaf([0.0, 0.0, 2.0], device=device)
     b = leaf([2.0, 0.0, 1.5], device=device)
     (a**b).sum().backward()
-    np.testing.assert_allclose(npy(a.grad), [0.0, 0.0, 1.5 * 2**0.5])
-    np.testing.assert_allclose(npy(b.grad), [0.0, 0.0, 2**1.5 * math.log(2)])
+    # float64 on the CPU; float32 on the GPU, where a few ulp (WGSL's pow) is the bound.
+    tol = {} if device == "cpu" else {"rtol": 1e-6}
+    np.testing.assert_allclose(npy(a.grad), [0.0, 0.0, 1.5 * 2**0.5], **tol)
+    np.testing.assert_allclose(npy(b.grad), [0.0, 0.0, 2**1.5 * math.log(2)], **tol)
     z = leaf([0.0, 1.0], device=device)
     (z**0.0).sum().backward()
     np.testing.assert_array_equal(npy(z.grad), [0.0, 0.0])
