@@ -329,3 +329,41 @@ def _fewer_hypothesis_examples_on_gpu(request):
         yield
     finally:
         fn._hypothesis_internal_use_settings = before
+
+
+# ---- helpers of the GPU test modules (tests/test_gpu*.py) ------------------------------
+
+
+def require_gpu_module() -> None:
+    """Called at the top of a GPU-only module: skips it without an adapter, unless
+    FERROGRAD_REQUIRE_GPU=1 (CI), where a missing adapter is a broken install."""
+    import os
+
+    if fg.gpu.is_available():
+        return
+    if os.environ.get("FERROGRAD_REQUIRE_GPU") == "1":
+        raise RuntimeError(
+            "FERROGRAD_REQUIRE_GPU=1 but no GPU adapter is visible: install Mesa's lavapipe "
+            "(mesa-vulkan-drivers libvulkan1) or a GPU driver"
+        )
+    pytest.skip("no GPU adapter visible (install mesa-vulkan-drivers for lavapipe)", allow_module_level=True)
+
+
+def gpu(a: np.ndarray) -> fg.Tensor:
+    """A GPU copy of the numpy array ``a``."""
+    return fg.from_numpy(np.ascontiguousarray(a)).to("gpu")
+
+
+def gpu_host(t: fg.Tensor) -> np.ndarray:
+    """The values of the GPU tensor ``t`` (asserting it is one) as numpy."""
+    assert t.device.type == "gpu", t.device
+    return t.cpu().numpy()
+
+
+def gpu_views(a: np.ndarray, step: int = 3):
+    """(name, numpy view, same view of a GPU copy): contiguous, transposed, stepped, flipped."""
+    g = gpu(a)
+    yield "contiguous", a, g
+    yield "transposed", a.T, g.T
+    yield "stepped", a[::2, 1::step], g[::2, 1::step]
+    yield "flipped", a[::-1], g.flip((0,))

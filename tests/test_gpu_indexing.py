@@ -5,39 +5,26 @@ nonzero, and gradients through all of these, which must stay on the GPU."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
+from conftest import gpu, gpu_views, require_gpu_module
+from conftest import gpu_host as host
 
 import ferrograd as fg
 
-if not fg.gpu.is_available():
-    if os.environ.get("FERROGRAD_REQUIRE_GPU") == "1":
-        raise RuntimeError(
-            "FERROGRAD_REQUIRE_GPU=1 but no GPU adapter is visible: install Mesa's lavapipe "
-            "(mesa-vulkan-drivers libvulkan1) or a GPU driver"
-        )
-    pytest.skip("no GPU adapter visible (install mesa-vulkan-drivers for lavapipe)", allow_module_level=True)
+require_gpu_module()
 
 RNG = np.random.default_rng(2)
 
 
-def gpu(a: np.ndarray) -> fg.Tensor:
-    return fg.from_numpy(np.ascontiguousarray(a)).to("gpu")
 
 
-def host(t: fg.Tensor) -> np.ndarray:
-    assert t.device.type == "gpu", t.device
-    return t.cpu().numpy()
+
+
 
 
 def views(a: np.ndarray):
-    g = gpu(a)
-    yield "contiguous", a, g
-    yield "transposed", a.T, g.T
-    yield "stepped", a[::2, 1::2], g[::2, 1::2]
-    yield "flipped", a[::-1], g.flip((0,))
+    return gpu_views(a, step=2)
 
 
 def index_forms(i: np.ndarray):

@@ -4,41 +4,24 @@ along every axis, and their gradients (which must stay on the GPU)."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
+from conftest import gpu, require_gpu_module
+from conftest import gpu_host as host
+from conftest import gpu_views as views
 
 import ferrograd as fg
 
-if not fg.gpu.is_available():
-    if os.environ.get("FERROGRAD_REQUIRE_GPU") == "1":
-        raise RuntimeError(
-            "FERROGRAD_REQUIRE_GPU=1 but no GPU adapter is visible: install Mesa's lavapipe "
-            "(mesa-vulkan-drivers libvulkan1) or a GPU driver"
-        )
-    pytest.skip("no GPU adapter visible (install mesa-vulkan-drivers for lavapipe)", allow_module_level=True)
+require_gpu_module()
 
 RNG = np.random.default_rng(1)
 RTOL, ATOL = 2e-5, 1e-6
 
 
-def gpu(a: np.ndarray) -> fg.Tensor:
-    return fg.from_numpy(np.ascontiguousarray(a)).to("gpu")
 
 
-def host(t: fg.Tensor) -> np.ndarray:
-    assert t.device.type == "gpu", t.device
-    return t.cpu().numpy()
 
 
-def views(a: np.ndarray):
-    """(name, numpy view, same view of a GPU copy): contiguous, transposed, stepped, flipped."""
-    g = gpu(a)
-    yield "contiguous", a, g
-    yield "transposed", a.T, g.T
-    yield "stepped", a[::2, 1::3], g[::2, 1::3]
-    yield "flipped", a[::-1], g.flip((0,))
 
 
 def np_softmax(a, axis):

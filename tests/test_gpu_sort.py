@@ -7,27 +7,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import gpu
+from conftest import gpu_host as host
+from conftest import gpu_views as views
 
 import ferrograd as fg
 
 RNG = np.random.default_rng(7)
 
 
-def gpu(a: np.ndarray) -> fg.Tensor:
-    return fg.from_numpy(np.ascontiguousarray(a)).to("gpu")
 
 
-def host(t: fg.Tensor) -> np.ndarray:
-    assert t.device.type == "gpu", t.device
-    return t.cpu().numpy()
 
 
-def views(a: np.ndarray):
-    g = gpu(a)
-    yield "contiguous", a, g
-    yield "transposed", a.T, g.T
-    yield "stepped", a[::2, 1::3], g[::2, 1::3]
-    yield "flipped", a[::-1], g.flip((0,))
 
 
 def check_sort(a: np.ndarray, g: fg.Tensor, axis: int, descending: bool):
