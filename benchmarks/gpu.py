@@ -5,7 +5,10 @@ with the data on the device. Every GPU timing ends with a sync point, so it cove
 just its recording. On a software adapter (lavapipe) the numbers say little about GPUs;
 run it on real hardware for figures worth recording.
 
-Run: .venv/bin/python benchmarks/gpu.py [--quick]
+With --variants, each matmul size is also timed with each of the two matmul kernels
+forced (FERROGRAD_GPU_MATMUL, see rust/gpu/backend/kernels.rs), to check the shape rule.
+
+Run: .venv/bin/python benchmarks/gpu.py [--quick] [--variants]
 """
 
 from __future__ import annotations
@@ -54,6 +57,29 @@ def mlp_epoch_seconds(device: str) -> float:
     return median_time(epoch, repeat=5)
 
 
+def torch_mlp_epoch_seconds(torch) -> float:
+    """The same epoch in PyTorch on CUDA (same data, shapes, batch and optimizer)."""
+    images, labels = fg.data.load_digits("train", flatten=True)
+    x = torch.from_numpy(images.numpy()).cuda()
+    y = torch.from_numpy(labels.numpy().astype(np.int64)).cuda()
+    torch.manual_seed(0)
+    tnn = torch.nn
+    model = tnn.Sequential(tnn.Linear(64, 128), tnn.ReLU(), tnn.Linear(128, 10)).cuda()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    n = x.shape[0]
+
+    def epoch():
+        loss = None
+        for i in range(0, n - 63, 64):
+            opt.zero_grad()
+            loss = tnn.functional.cross_entropy(model(x[i:i + 64]), y[i:i + 64])
+            loss.backward()
+            opt.step()
+        return loss.item()
+
+    return median_time(epoch, repeat=5)
+
+
 def main() -> None:
     if not fg.gpu.is_available():
         print("no GPU adapter visible; see README 'GPU backend'")
@@ -79,14 +105,25 @@ def main() -> None:
             ta = torch.from_numpy(a_np).cuda()
             t_th = median_time(lambda ta=ta: (ta @ ta, torch.cuda.synchronize()), repeat=5)
         rows.append((f"matmul {n}x{n} f32", t_gpu, t_cpu, t_th, f"{flop / t_gpu / 1e9:.1f} GFLOP/s"))
+        for variant in ["main", "wide"] if "--variants" in sys.argv else []:
+            os.environ["FERROGRAD_GPU_MATMUL"] = variant
+            t_v = median_time(synced(lambda a=a_gpu: a @ a), repeat=5)
+            del os.environ["FERROGRAD_GPU_MATMUL"]
+            rows.append((f"matmul {n}x{n} f32, `{variant}` kernel", t_v, None, None, f"{flop / t_v / 1e9:.1f} GFLOP/s"))
 
     n = 1 << (20 if quick else 24)
     x_np = rng.standard_normal(n, dtype=np.float32)
     x_cpu, x_gpu = fg.from_numpy(x_np), fg.from_numpy(x_np).to("gpu")
-    for name, f, touched in [("a + b", lambda x: x + x, 3), ("exp", fg.exp, 2), ("sum", fg.sum, 1)]:
+    x_th = torch.from_numpy(x_np).cuda() if cuda else None
+    cases = [("a + b", lambda x: x + x, lambda x: x + x, 3), ("exp", fg.exp, "exp", 2), ("sum", fg.sum, "sum", 1)]
+    for name, f, f_th, touched in cases:
         t_gpu = median_time(synced(lambda f=f: f(x_gpu)), repeat=5)
         t_cpu = median_time(lambda f=f: f(x_cpu), repeat=5)
-        rows.append((f"{name}, {n >> 20}M f32", t_gpu, t_cpu, None, f"{touched * 4 * n / t_gpu / 1e9:.1f} GB/s"))
+        t_th = None
+        if cuda:
+            f_th = getattr(torch, f_th) if isinstance(f_th, str) else f_th
+            t_th = median_time(lambda f=f_th: (f(x_th), torch.cuda.synchronize()), repeat=5)
+        rows.append((f"{name}, {n >> 20}M f32", t_gpu, t_cpu, t_th, f"{touched * 4 * n / t_gpu / 1e9:.1f} GB/s"))
 
     small = fg.ones(16, device="gpu")
     t_batch = median_time(synced(lambda: [small + 1 for _ in range(100)]), repeat=5) / 100
@@ -95,7 +132,8 @@ def main() -> None:
     rows.append(("a + 1, 16 elements, then sync", t_one, None, None, "dispatch + submit + wait"))
 
     t_gpu, t_cpu = mlp_epoch_seconds("gpu"), mlp_epoch_seconds("cpu")
-    rows.append(("digits MLP epoch (64-128-10, batch 64, SGD)", t_gpu, t_cpu, None, f"{1437 // 64} steps"))
+    t_th = torch_mlp_epoch_seconds(torch) if cuda else None
+    rows.append(("digits MLP epoch (64-128-10, batch 64, SGD)", t_gpu, t_cpu, t_th, f"{1437 // 64} steps"))
 
     print("| case | gpu | ferrograd cpu | torch cuda | gpu rate |\n|---|---|---|---|---|")
     for case, g, c, th, rate in rows:

@@ -119,6 +119,7 @@ impl Family {
             Family::Resample => &["nearest", "linear", "backward"],
             Family::Svd => &["values", "factors"],
             Family::BatchNorm => &["stats", "eval_stats", "running", "normalize", "backward"],
+            Family::Matmul => &["main", "wide"],
             _ => &["main"],
         }
     }

@@ -545,8 +545,26 @@ fn reduce_md(
     Ok(md)
 }
 
-/// Output tile edge of the matmul kernel (shaders/matmul.wgsl).
+/// Output tile edges of the matmul kernels (shaders/matmul.wgsl): `main` and `wide`.
 const TILE: usize = 64;
+const WIDE_TILE: usize = 128;
+
+/// Which matmul kernel computes an `m x n` product (times `nbatch`): `wide`'s 128x128
+/// tiles do twice the arithmetic per workgroup-memory read, but a quarter as many
+/// workgroups; below a few hundred of them a big GPU would sit partly idle, so smaller
+/// products take `main`'s 64x64 tiles. `FERROGRAD_GPU_MATMUL=main|wide` forces one (for
+/// benchmarks/gpu.py's comparison); it is read per call, which costs nothing next to a
+/// dispatch.
+fn matmul_variant(m: usize, n: usize, nbatch: usize) -> (&'static str, usize) {
+    let forced = std::env::var("FERROGRAD_GPU_MATMUL").unwrap_or_default();
+    let wide_groups = m.div_ceil(WIDE_TILE) * n.div_ceil(WIDE_TILE) * nbatch;
+    match forced.as_str() {
+        "wide" => ("wide", WIDE_TILE),
+        "main" => ("main", TILE),
+        _ if wide_groups >= 256 => ("wide", WIDE_TILE),
+        _ => ("main", TILE),
+    }
+}
 
 /// `out[b] = a[b] @ b[b]` for every batch index; `la`/`lb` are the operands' layouts
 /// broadcast to `batch + [m, k]` and `batch + [k, n]`; `out` is fresh and contiguous.
@@ -587,8 +605,9 @@ pub fn matmul(
             md.push(word(s)?);
         }
     }
-    let p = pipeline(&ctx, Family::Matmul, "main", &type_subs(a.dtype()))?;
-    let groups = [n.div_ceil(TILE) as u32, m.div_ceil(TILE) as u32, nbatch as u32];
+    let (entry, tile) = matmul_variant(m, n, nbatch);
+    let p = pipeline(&ctx, Family::Matmul, entry, &type_subs(a.dtype()))?;
+    let groups = [n.div_ceil(tile) as u32, m.div_ceil(tile) as u32, nbatch as u32];
     if groups[0] as usize > max || groups[1] as usize > max {
         bail!(Value, "matmul: a {m}x{n} result exceeds the GPU grid");
     }
