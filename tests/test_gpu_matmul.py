@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import gpu, require_gpu_module
 
 import ferrograd as fg
-from conftest import gpu, require_gpu_module
 
 require_gpu_module()
 
