@@ -16,10 +16,23 @@ fn f32_is_odd_int(y: f32) -> bool {
     let a = abs(y);
     return a < 16777216.0 && floor(a) == a && (u32(a) & 1u) == 1u;
 }
+// Whether y is integral, on the bits for |y| < 1 (subnormals are not, on drivers that
+// flush them in floor()).
+fn f32_is_int(y: f32) -> bool {
+    let b = bitcast<u32>(y) & 0x7fffffffu;
+    return b == 0u || (b >= 0x3f800000u && floor(y) == y);
+}
+fn f32_sign_bit(x: f32) -> bool {
+    return (bitcast<u32>(x) >> 31u) == 1u;
+}
 // numpy's float power with C99's special cases; the general case as exp2(y log2|x|),
-// with the sign of odd integral powers of negative bases put back.
+// with the sign of odd integral powers of negative bases put back. Signs are read off
+// the bits and |x| built from them, so subnormal operands (which log2_f32 normalizes)
+// are not flushed to zero on the way.
 fn pow_f32(x: f32, y: f32) -> f32 {
-    let ax = abs(x);
+    let ax = bitcast<f32>(bitcast<u32>(x) & 0x7fffffffu);
+    let xneg = f32_sign_bit(x);
+    let yneg = f32_sign_bit(y);
     if (f32_is_zero(y) || x == 1.0) {
         return 1.0;
     }
@@ -34,23 +47,23 @@ fn pow_f32(x: f32, y: f32) -> f32 {
         if (ax == 1.0) {
             return 1.0;
         }
-        return select(y * 0.0, f32_inf(y, false), (ax > 1.0) == (y > 0.0));
+        return select(y * 0.0, f32_inf(y, false), (ax > 1.0) == !yneg);
     }
     if (f32_is_zero(x)) {
-        let neg = odd && (bitcast<u32>(x) >> 31u) == 1u;
-        if (y < 0.0) {
+        let neg = odd && xneg;
+        if (yneg) {
             return f32_inf(x, neg);
         }
         return select(ax * 0.0, -(ax * 0.0), neg);
     }
     if (f32_is_inf(x)) {
-        let neg = odd && x < 0.0;
-        if (y > 0.0) {
+        let neg = odd && xneg;
+        if (!yneg) {
             return f32_inf(x, neg);
         }
         return select(ax * 0.0, -(ax * 0.0), neg);
     }
-    if (x < 0.0 && floor(y) != y) {
+    if (xneg && !f32_is_int(y)) {
         return f32_nan(x);
     }
     let l = y * log2_f32(ax);
@@ -62,7 +75,7 @@ fn pow_f32(x: f32, y: f32) -> f32 {
     } else {
         r = exp2(l);
     }
-    return select(r, -r, x < 0.0 && odd);
+    return select(r, -r, xneg && odd);
 }
 
 // Integer power by squaring (wrapping, like numpy); negative exponents give 0 unless
@@ -187,9 +200,9 @@ fn fmod_f32(x: f32, y: f32) -> f32 {
 fn divmod_f32(a: f32, b: f32) -> vec2<f32> {
     var m = fmod_f32(a, b);
     if (f32_is_zero(b)) {
-        return vec2<f32>(a / b, m);
+        return vec2<f32>(div_f32(a, b), m);
     }
-    var d = (a - m) / b;
+    var d = div_f32(a - m, b);
     if (!f32_is_zero(m)) {
         if ((b < 0.0) != (m < 0.0)) {
             m = m + b;
@@ -205,7 +218,7 @@ fn divmod_f32(a: f32, b: f32) -> vec2<f32> {
             q = q + 1.0;
         }
     } else {
-        q = f32_copysign(0.0 * abs(a), a / b);
+        q = f32_copysign(0.0 * abs(a), div_f32(a, b));
     }
     return vec2<f32>(q, m);
 }
@@ -215,17 +228,19 @@ fn floordiv_f32(x: f32, y: f32) -> f32 {
 fn rem_f32(x: f32, y: f32) -> f32 {
     return divmod_f32(x, y).y;
 }
+// numpy's maximum/minimum: NaN propagates; compared by key (f32_key) so that a
+// subnormal operand comes back whole on drivers that flush them.
 fn max_f32(x: f32, y: f32) -> f32 {
-    if (f32_is_nan(x) || f32_is_nan(y)) {
+    if (f32_either_nan(x, y)) {
         return f32_nan(x + y);
     }
-    return max(x, y);
+    return select(y, x, f32_key(x) >= f32_key(y));
 }
 fn min_f32(x: f32, y: f32) -> f32 {
-    if (f32_is_nan(x) || f32_is_nan(y)) {
+    if (f32_either_nan(x, y)) {
         return f32_nan(x + y);
     }
-    return min(x, y);
+    return select(y, x, f32_key(x) <= f32_key(y));
 }
 // C's atan2 special cases (zeros, infinities); the builtin for ordinary operands.
 fn atan2_f32(y: f32, x: f32) -> f32 {
@@ -248,6 +263,10 @@ fn atan2_f32(y: f32, x: f32) -> f32 {
     }
     if (f32_is_inf(x)) {
         return select(f32_copysign(0.0 * abs(y), y), f32_copysign(pi, y), xneg);
+    }
+    if ((max(bitcast<u32>(x) & 0x7fffffffu, bitcast<u32>(y) & 0x7fffffffu)) < 0x21800000u) {
+        // both below 2^-60: the builtin would see flushed subnormals; the ratio is the same
+        return atan2(f32_scale_up64(y), f32_scale_up64(x));
     }
     return atan2(y, x);
 }
@@ -285,15 +304,17 @@ fn hypot_f32(x: f32, y: f32) -> f32 {
     if (m == 0.0) {
         return m + min(a, b);
     }
-    let r = min(a, b) / m;
-    return m * sqrt(1.0 + r * r);
+    let s = sqrt_f32(1.0 + div_f32(min(a, b), m) * div_f32(min(a, b), m));
+    if (m > 1.0e38) {
+        // Overflow spelled out: one driver's product saturated at the largest float.
+        let h = (m * 0.5) * s;
+        return select(h * 2.0, f32_inf(h, false), h > 1.7014117e38);
+    }
+    return m * s;
 }
 
 // The next float after x toward y, on the bit patterns (arithmetic could flush the
-// subnormal results to zero): floats ordered as integers by `order_key`.
-fn order_key(b: u32) -> u32 {
-    return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
-}
+// subnormal results to zero): floats ordered as integers by `f32_key`.
 fn nextafter_f32(x: f32, y: f32) -> f32 {
     let bx = bitcast<u32>(x);
     let by = bitcast<u32>(y);
@@ -306,8 +327,8 @@ fn nextafter_f32(x: f32, y: f32) -> f32 {
     if ((bx & 0x7fffffffu) == 0u) {
         return bitcast<f32>((by & 0x80000000u) | 1u); // the smallest subnormal toward y
     }
-    let kx = order_key(bx);
-    let k = select(kx - 1u, kx + 1u, kx < order_key(by));
+    let kx = f32_key(x);
+    let k = select(kx - 1u, kx + 1u, kx < f32_key(y));
     return bitcast<f32>(select(~k, k & 0x7fffffffu, (k & 0x80000000u) != 0u));
 }
 

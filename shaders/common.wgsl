@@ -57,6 +57,150 @@ fn f32_copysign(x: f32, s: f32) -> f32 {
 fn f32_is_zero(x: f32) -> bool {
     return (bitcast<u32>(x) & 0x7fffffffu) == 0u;
 }
+// Float order and equality on the bit patterns. Drivers may flush subnormal operands of
+// float comparisons, max and min to zero (NVIDIA's Vulkan driver does; WGSL allows it),
+// which would make 1e-45 == 0; numpy compares them exactly. The key orders floats as
+// unsigned integers, with both zeros on one key. NaN operands are the callers' business.
+fn f32_key(x: f32) -> u32 {
+    var b = bitcast<u32>(x);
+    if ((b & 0x7fffffffu) == 0u) {
+        b = 0u;
+    }
+    return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+fn f32_either_nan(x: f32, y: f32) -> bool {
+    return f32_is_nan(x) || f32_is_nan(y);
+}
+fn f32_lt(x: f32, y: f32) -> bool {
+    return !f32_either_nan(x, y) && f32_key(x) < f32_key(y);
+}
+fn f32_le(x: f32, y: f32) -> bool {
+    return !f32_either_nan(x, y) && f32_key(x) <= f32_key(y);
+}
+fn f32_eq(x: f32, y: f32) -> bool {
+    return !f32_either_nan(x, y) && f32_key(x) == f32_key(y);
+}
+// x > 0 for every positive x, subnormals included.
+fn f32_positive(x: f32) -> bool {
+    let b = bitcast<u32>(x);
+    return b != 0u && b < 0x7f800001u;
+}
+
+// Correctly rounded division and square root, as IEEE and numpy: WGSL lets x / y be
+// 2.5 ulp off and sqrt be an approximation (NVIDIA's are both). The driver's result is
+// only a candidate: the exact test below moves it to the neighbour on the right side of
+// the true value's rounding midpoint. The test is in integers, because WGSL's fma may be
+// unfused (lavapipe's is), which rules out the usual residual step. Ties cannot occur:
+// a midpoint has 25 significant bits, more than any quotient or root of floats can.
+
+// The finite float with bits `b` (sign ignored) as mant * 2^exp (subnormals too).
+fn f32_mant(b: u32) -> u32 {
+    let m = b & 0x7fffffu;
+    return select(m | 0x800000u, m, (b & 0x7f800000u) == 0u);
+}
+fn f32_exp(b: u32) -> i32 {
+    return max(i32((b >> 23u) & 0xffu), 1) - 150;
+}
+// a * b as 64 bits (hi, lo), for a, b < 2^26.
+fn mul_wide(a: u32, b: u32) -> vec2<u32> {
+    let lo0 = (a & 0xffffu) * (b & 0xffffu);
+    let mid = (a >> 16u) * (b & 0xffffu) + (a & 0xffffu) * (b >> 16u);
+    let lo = lo0 + (mid << 16u);
+    return vec2<u32>((a >> 16u) * (b >> 16u) + (mid >> 16u) + select(0u, 1u, lo < lo0), lo);
+}
+// The sign of |N| - p * 2^pe (N the float with bits nb, p a 64-bit (hi, lo)), or 0 when
+// the two are too far apart in scale to line up, which a candidate within a few ulp
+// never is.
+fn cmp_scaled(nb: u32, p: vec2<u32>, pe: i32) -> i32 {
+    let m = f32_mant(nb);
+    let k = f32_exp(nb) - pe;
+    if (k < 0 || k > 32 + i32(countLeadingZeros(m))) {
+        return 0; // (m << k would not fit in 64 bits)
+    }
+    let ku = u32(k);
+    var n = vec2<u32>(0u, m);
+    if (ku >= 32u) {
+        n = vec2<u32>(m << (ku - 32u), 0u);
+    } else if (ku > 0u) {
+        n = vec2<u32>(m >> (32u - ku), m << ku);
+    }
+    if (n.x != p.x) {
+        return select(-1, 1, n.x > p.x);
+    }
+    if (n.y != p.y) {
+        return select(-1, 1, n.y > p.y);
+    }
+    return 0;
+}
+// sign(|x| - mid * |y|) and sign(|x| - mid^2), mid the midpoint above the positive
+// float with bits qb: mid = (2 mant + 1) * 2^(exp - 1).
+fn div_side(xb: u32, yb: u32, qb: u32) -> i32 {
+    return cmp_scaled(xb, mul_wide(2u * f32_mant(qb) + 1u, f32_mant(yb)), f32_exp(qb) - 1 + f32_exp(yb));
+}
+fn sqrt_side(xb: u32, sb: u32) -> i32 {
+    let a = 2u * f32_mant(sb) + 1u;
+    return cmp_scaled(xb, mul_wide(a, a), 2 * (f32_exp(sb) - 1));
+}
+fn div_f32(x: f32, y: f32) -> f32 {
+    var n = x;
+    var d = y;
+    if (abs(d) > 8.5070592e37) {
+        // Drivers divide through a reciprocal, which underflows past 2^126.
+        n = n * 0.25;
+        d = d * 0.25;
+    }
+    return div_fix(x, y, n / d);
+}
+// The correctly rounded x / y from a candidate q a few ulp off (zero, inf and NaN
+// candidates are returned as they are).
+fn div_fix(x: f32, y: f32, q: f32) -> f32 {
+    if (f32_is_nan(q) || f32_is_inf(q) || f32_is_zero(q)) {
+        return q;
+    }
+    let xb = bitcast<u32>(x) & 0x7fffffffu;
+    let yb = bitcast<u32>(y) & 0x7fffffffu;
+    var qb = bitcast<u32>(q) & 0x7fffffffu;
+    for (var i = 0; i < 4 && qb < 0x7f800000u; i = i + 1) {
+        if (div_side(xb, yb, qb) > 0) {
+            qb = qb + 1u;
+        } else if (qb > 1u && div_side(xb, yb, qb - 1u) < 0) {
+            qb = qb - 1u;
+        } else {
+            break;
+        }
+    }
+    return bitcast<f32>(qb | (bitcast<u32>(q) & 0x80000000u));
+}
+fn sqrt_f32(x: f32) -> f32 {
+    return sqrt_fix(x, sqrt(x));
+}
+// The correctly rounded sqrt(x) from a candidate s a few ulp off.
+fn sqrt_fix(x: f32, s: f32) -> f32 {
+    if (f32_is_nan(s) || f32_is_inf(s) || f32_is_zero(s)) {
+        return s;
+    }
+    let xb = bitcast<u32>(x);
+    var sb = bitcast<u32>(s) & 0x7fffffffu;
+    for (var i = 0; i < 4; i = i + 1) {
+        if (sqrt_side(xb, sb) > 0) {
+            sb = sb + 1u;
+        } else if (sb > 1u && sqrt_side(xb, sb - 1u) < 0) {
+            sb = sb - 1u;
+        } else {
+            break;
+        }
+    }
+    return bitcast<f32>(sb);
+}
+
+// x * 2^64 for |x| < 2^-60, exactly, subnormals included (built from the bits).
+fn f32_scale_up64(x: f32) -> f32 {
+    let b = bitcast<u32>(x);
+    if ((b & 0x7f800000u) == 0u) {
+        return f32_copysign(f32(b & 0x7fffffu) * 2.5849394942e-26, x); // mantissa * 2^-85
+    }
+    return bitcast<f32>(b + 0x20000000u); // exponent + 64
+}
 // |x| < 2^-12 (zeros and subnormals included), where f(x) = x to float32 precision for
 // odd functions with f'(0) = 1.
 fn f32_is_tiny(x: f32) -> bool {
@@ -299,14 +443,15 @@ fn atanh_f32(x: f32) -> f32 {
     }
     return f32_copysign(r, x);
 }
+// sign and relu on the sign bit, exact for subnormals on drivers that flush them.
 fn sign_f32(x: f32) -> f32 {
     if (f32_is_nan(x) || f32_is_zero(x)) {
         return x;
     }
-    return select(-1.0, 1.0, x > 0.0);
+    return f32_copysign(1.0, x);
 }
 fn relu_f32(x: f32) -> f32 {
-    return select(x * 0.0, x, x > 0.0 || f32_is_nan(x));
+    return select(0.0, x, f32_positive(x) || f32_is_nan(x));
 }
 // x * sigmoid(x) and x * Phi(x) forms tend to 0 at -inf (not inf * 0).
 fn sigmoid_f32(x: f32) -> f32 {

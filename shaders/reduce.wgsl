@@ -58,3 +58,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         dst[g] = partial[0];
     }
 }
+
+// `short_rows`: one invocation per row, folding it in order, for many short rows (with a
+// workgroup per row, most of its 256 invocations would idle: a (N, 8) tensor summed
+// over its 8 columns would launch N workgroups). Same metadata, chunks = 1.
+@compute @workgroup_size(256)
+fn short_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = linear_id(gid, nwg);
+    if (row >= md[0]) {
+        return;
+    }
+    let row_len = md[1];
+    let nk = md[4];
+    let nr = md[5];
+    let base = strided_offset(row, nk, 7u, 7u + nk, md[6]);
+    let red_shape = 7u + 2u * nk;
+    let red_strides = red_shape + nr;
+    let first = src[strided_offset(0u, nr, red_shape, red_strides, base)];
+    var acc: {{T}} = {{IDENTITY}};
+    for (var j = 0u; j < row_len; j = j + 1u) {
+        acc = combine(acc, src[strided_offset(j, nr, red_shape, red_strides, base)]);
+    }
+    dst[row] = acc;
+}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
@@ -224,6 +226,26 @@ GPU_RTOL, GPU_ATOL = 2e-5, 1e-6
 #: hypothesis examples per test on the GPU (lavapipe is a CPU-emulated Vulkan driver);
 #: ``@pytest.mark.gpu_examples(n)`` sets another count for one test
 GPU_MAX_EXAMPLES = 15
+
+
+@functools.cache
+def gpu_flushes_subnormals() -> bool:
+    """Whether the GPU adapter's float32 arithmetic flushes subnormal operands and results
+    to zero (NVIDIA's Vulkan driver does; WGSL allows it; lavapipe does not). The README
+    states what stays exact there: copies, comparisons, maximum/minimum, sign-bit ops."""
+    t = fg.tensor(np.array([1e-40], np.float32), device="gpu")
+    return float((t + t).cpu().numpy()[0]) == 0.0
+
+
+def flush_subnormals(a: np.ndarray) -> np.ndarray:
+    """``a`` with float32 subnormals replaced by zeros of the same sign."""
+    a = np.asarray(a)
+    if a.dtype.kind != "f":
+        return a
+    tiny = np.finfo(np.float32).tiny
+    with np.errstate(invalid="ignore"):
+        sub = (np.abs(a.astype(np.float64)) < tiny) & (a != 0)
+    return np.where(sub, np.copysign(np.zeros((), a.dtype), a), a).astype(a.dtype)
 
 
 def dtype_name(dtype) -> str:

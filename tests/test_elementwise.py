@@ -17,6 +17,11 @@ place of the *result* dtype, measured against the float64 reference rounded to t
   ops (and the half-dtype bound above for the rest).
 * A tiny absolute slack (the dtype's smallest normal number) for transcendental results
   that underflow into the subnormal range.
+* GPU adapters that flush float32 subnormals to zero (``gpu_flushes_subnormals``; WGSL
+  allows it, NVIDIA's driver does it): a GPU result that misses the reference may instead
+  match the reference computed from flushed operands and flushed to zero itself (zeros
+  compared by value), except for the ops in ``SUBNORMAL_EXACT``, whose kernels work on the
+  bit patterns and must match exactly everywhere.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from conftest import (
     NP_DTYPES,
     device_params,
     dtypes_on,
+    flush_subnormals,
+    gpu_flushes_subnormals,
     to_np,
 )
 from hypothesis import given
@@ -117,6 +124,36 @@ def values_of(t, name):
     return np.array(to_np(t))
 
 
+# ---- adapters that flush subnormals -----------------------------------------------------
+
+#: GPU kernels that work on bit patterns (or f32_key order) and so stay exact for
+#: subnormals on every adapter
+SUBNORMAL_EXACT = {
+    "negative", "positive", "abs", "sign", "relu", "copysign", "nextafter", "maximum",
+    "minimum", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
+    "logical_and", "logical_or", "logical_xor", "logical_not", "isnan", "isinf", "isfinite",
+    "signbit",
+}
+#: set while a result is checked against the flushed-operand reference
+_FLUSHED = [False]
+
+
+def with_flush_model(check, got, op, *operands):
+    """Runs ``check(*operands)``; on a GPU that flushes subnormals, a result that fails it
+    may pass against flushed operands with the reference flushed too."""
+    try:
+        check(*operands)
+    except AssertionError:
+        flushing = got.device.type == "gpu" and gpu_flushes_subnormals()
+        if not flushing or op in SUBNORMAL_EXACT:
+            raise
+        _FLUSHED[0] = True
+        try:
+            check(*[flush_subnormals(x) for x in operands])
+        finally:
+            _FLUSHED[0] = False
+
+
 def assert_float_close(got, ref64, name, ulps, atol=0.0, mask=None, zero_sign=False, what=""):
     """``got`` (tensor of float dtype ``name``) within ``ulps`` ulp (+ ``atol``) of the
     float64 reference, with identical nan / inf pattern. ``ulps == 0`` means the correctly
@@ -131,6 +168,8 @@ def assert_float_close(got, ref64, name, ulps, atol=0.0, mask=None, zero_sign=Fa
     if name == "bfloat16" and ulps == 0:
         ulps = 1
     g, r, ref64 = g[mask], r[mask], ref64[mask]
+    if _FLUSHED[0]:
+        r, ref64, zero_sign = flush_subnormals(r), flush_subnormals(ref64), False
     bad = np.isnan(g) != np.isnan(r)
     bad |= np.isinf(r) & (g != r)
     bad |= np.isinf(g) & ~np.isinf(r)
@@ -159,8 +198,10 @@ def assert_exact(got, expected, what=""):
     assert tuple(got.shape) == expected.shape, (what, got.shape, expected.shape)
     assert g.dtype == expected.dtype, (what, g.dtype, expected.dtype)
     if g.dtype.kind == "f":
+        if _FLUSHED[0]:
+            expected = flush_subnormals(expected)
         same = (g == expected) | (np.isnan(g) & np.isnan(expected))
-        same &= (np.signbit(g) == np.signbit(expected)) | np.isnan(expected)
+        same &= (np.signbit(g) == np.signbit(expected)) | np.isnan(expected) | (_FLUSHED[0] & (expected == 0))
     else:
         same = g == expected
     if not same.all():
@@ -337,6 +378,10 @@ def int_pow_reference(a, b, name):
 
 def check_binary(op, name, got, a, b):
     """``got`` = ferrograd's ``op`` of same-dtype operands with values ``a``, ``b``."""
+    with_flush_model(lambda a, b: _check_binary(op, name, got, a, b), got, op, a, b)
+
+
+def _check_binary(op, name, got, a, b):
     fam, ulps = BINARY[op]
     f = NP_BINARY[op]
     shape = np.broadcast_shapes(a.shape, b.shape)
@@ -657,6 +702,10 @@ def call_unary(op, t):
 
 
 def check_unary(op, name, got, a):
+    with_flush_model(lambda a: _check_unary(op, name, got, a), got, op, a)
+
+
+def _check_unary(op, name, got, a):
     with np.errstate(all="ignore"):
         if op in BOOL_UNARY:
             ref = a.astype(np.float64) if name == "bfloat16" else a

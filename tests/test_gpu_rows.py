@@ -187,3 +187,19 @@ def test_roll_tile_repeat():
     (fg.tile(x, (2, 1)) * 2).sum().backward()
     assert x.grad.device.type == "gpu"
     np.testing.assert_array_equal(host(x.grad), np.full_like(a, 4.0))
+
+
+@pytest.mark.parametrize("op", ["sum", "prod", "max", "min", "mean"])
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+def test_many_short_rows_reduce_an_invocation_each(op, dtype):
+    """Reductions of at least 256 rows of at most 64 elements take the `short_rows` kernel
+    (shaders/reduce.wgsl); rows read through a transposed, strided view."""
+    a = RNG.integers(-3, 4, (61, 700)).astype(dtype)
+    for axis, keep in [(0, False), (0, True)]:
+        view = a[::2]  # (31, 700): the reduced axis has stride 2 rows
+        got = getattr(fg, op)(gpu(a)[::2], axis=axis, keepdims=keep)
+        want = getattr(np, op)(view, axis=axis, keepdims=keep)
+        assert got.device.type == "gpu"
+        np.testing.assert_allclose(host(got), want, rtol=1e-6)
+        got_t = getattr(fg, op)(gpu(a).T, axis=1)  # (700, 61): rows across the columns
+        np.testing.assert_allclose(host(got_t), getattr(np, op)(a.T, axis=1), rtol=1e-6)

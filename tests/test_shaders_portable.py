@@ -152,3 +152,75 @@ def test_float16_add_and_widening_copy(runtime):
     np.testing.assert_array_equal(got, (a.astype(np.float32) + b.astype(np.float32)).astype(np.float16))
     got = np.frombuffer(_run(runtime, "copy float16->float32", "main", [64, 0, 0, 0], 64, [a], 1), np.float32)
     np.testing.assert_array_equal(got, a.astype(np.float32))
+
+
+# The exact rounding step of division and sqrt (common.wgsl `div_fix`, `sqrt_fix`) fed
+# candidates up to 3 ulp off on either side, as drivers with approximate division and sqrt
+# give them (on lavapipe the builtins are already exact, so the step is tested here).
+_FIX_KERNEL = """
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read> xs: array<f32>;
+@group(0) @binding(3) var<storage, read> ys: array<f32>;
+@group(0) @binding(4) var<storage, read> cand: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if (i >= md[0]) {
+        return;
+    }
+    if (md[1] == 0u) {
+        out[i] = div_fix(xs[i], ys[i], cand[i]);
+    } else {
+        out[i] = sqrt_fix(xs[i], cand[i]);
+    }
+}
+"""
+
+
+def _off_by_ulps(exact: np.ndarray, rng) -> np.ndarray:
+    steps = rng.integers(-3, 4, exact.shape).astype(np.int64)
+    bits = exact.view(np.int32).astype(np.int64) + np.where(exact < 0, -steps, steps)
+    return bits.astype(np.int32).view(np.float32)
+
+
+def _run_fix(runtime, mode: int, x, y, cand) -> np.ndarray:
+    mod, device = runtime
+    usage = mod.BufferUsage
+    code = (SHADERS / "common.wgsl").read_text() + _FIX_KERNEL
+    pipeline = device.create_compute_pipeline(
+        layout="auto", compute={"module": device.create_shader_module(code=code), "entry_point": "main"})
+    n = x.size
+    bufs = [device.create_buffer_with_data(data=struct.pack("<2I", n, mode), usage=usage.STORAGE),
+            device.create_buffer(size=4 * n, usage=usage.STORAGE | usage.COPY_SRC)]
+    bufs += [device.create_buffer_with_data(data=a.tobytes(), usage=usage.STORAGE) for a in (x, y, cand)]
+    entries = [{"binding": i, "resource": {"buffer": b, "offset": 0, "size": b.size}} for i, b in enumerate(bufs)]
+    enc = device.create_command_encoder()
+    cpass = enc.begin_compute_pass()
+    cpass.set_pipeline(pipeline)
+    cpass.set_bind_group(0, device.create_bind_group(layout=pipeline.get_bind_group_layout(0), entries=entries))
+    cpass.dispatch_workgroups((n + 63) // 64, 1, 1)
+    cpass.end()
+    device.queue.submit([enc.finish()])
+    return np.frombuffer(bytes(device.queue.read_buffer(bufs[1])), np.float32)
+
+
+def test_division_and_sqrt_round_exactly_from_nearby_candidates(runtime):
+    rng = np.random.default_rng(5)
+    n = 4096
+    # normal operands over the whole exponent range, and subnormal quotients and operands
+    x = (rng.standard_normal(n) * 10.0 ** rng.integers(-37, 38, n)).astype(np.float32)
+    y = (rng.standard_normal(n) * 10.0 ** rng.integers(-37, 38, n)).astype(np.float32)
+    x[:64] = (rng.standard_normal(64) * 1e-41).astype(np.float32)
+    y[64:128] = (rng.standard_normal(64) * 1e30).astype(np.float32)
+    with np.errstate(all="ignore"):
+        q = x / y
+    mag = q.view(np.uint32) & 0x7FFFFFFF
+    keep = (mag > 3) & (mag < 0x7F7FFFFC)  # candidates stay finite, nonzero, same sign
+    x, y, q = x[keep], y[keep], q[keep]
+    got = _run_fix(runtime, 0, x, y, _off_by_ulps(q, rng))
+    np.testing.assert_array_equal(got, q)
+    a = np.abs(x)
+    r = np.sqrt(a)
+    got = _run_fix(runtime, 1, a, a, _off_by_ulps(r, rng))
+    np.testing.assert_array_equal(got, r)

@@ -18,14 +18,15 @@ pub fn unary_expr(op: UnaryOp, t: DType) -> Option<String> {
     match t {
         // float16 kernels compute in f32 (`dtypes::compute_type`).
         DType::F32 | DType::F16 => match op {
-            Neg => s("-x"),
+            // Sign-bit flips, not arithmetic: drivers may flush subnormals in `-x`.
+            Neg => s("bitcast<f32>(bitcast<u32>(x) ^ 0x80000000u)"),
             Pos => s("x"),
-            Abs => s("abs(x)"),
+            Abs => s("bitcast<f32>(bitcast<u32>(x) & 0x7fffffffu)"),
             Sign => s("sign_f32(x)"),
             Square => s("x * x"),
-            Sqrt => s("sqrt(x)"),
+            Sqrt => s("sqrt_f32(x)"),
             Rsqrt => s("inverseSqrt(x)"),
-            Reciprocal => s("1.0 / x"),
+            Reciprocal => s("div_f32(1.0, x)"),
             Exp => s("exp(x)"),
             Exp2 => s("exp2(x)"),
             Expm1 => s("expm1_f32(x)"),
@@ -67,8 +68,12 @@ pub fn unary_expr(op: UnaryOp, t: DType) -> Option<String> {
             GeluTanh => s("gelu_tanh_f32(x)"),
             Silu => s("silu_f32(x)"),
             // NaN passes through (a zero slope or alpha must not turn it into 0).
-            LeakyRelu(slope) => Some(format!("select(x * {}, x, x > 0.0 || f32_is_nan(x))", f32_literal(slope))),
-            Elu(alpha) => Some(format!("select({} * expm1_f32(x), x, x > 0.0 || f32_is_nan(x))", f32_literal(alpha))),
+            LeakyRelu(slope) => {
+                Some(format!("select(x * {}, x, f32_positive(x) || f32_is_nan(x))", f32_literal(slope)))
+            }
+            Elu(alpha) => {
+                Some(format!("select({} * expm1_f32(x), x, f32_positive(x) || f32_is_nan(x))", f32_literal(alpha)))
+            }
             BitNot => None,
         },
         DType::I32 | DType::U32 => {
@@ -126,10 +131,14 @@ pub fn binary_expr(op: BinaryOp, t: DType) -> Option<String> {
     // Floats through bit tests: NaN is truthy, and NaN != NaN (compilers may fold
     // comparisons of a value with itself, or use ordered comparisons).
     let truth = |v: &str| if float { format!("!f32_is_zero({v})") } else { format!("({v} != {zero})") };
-    let nan = "f32_is_nan(x) || f32_is_nan(y)";
     match op {
-        Eq if float => return Some(as_bool(&format!("(x == y) && !({nan})"))),
-        Ne if float => return Some(as_bool(&format!("(x != y) || {nan}"))),
+        // Floats through f32_key (common.wgsl): exact for subnormals on every driver.
+        Eq if float => return Some(as_bool("f32_eq(x, y)")),
+        Ne if float => return Some(as_bool("!f32_eq(x, y)")),
+        Lt if float => return Some(as_bool("f32_lt(x, y)")),
+        Le if float => return Some(as_bool("f32_le(x, y)")),
+        Gt if float => return Some(as_bool("f32_lt(y, x)")),
+        Ge if float => return Some(as_bool("f32_le(y, x)")),
         Eq => return cmp("=="),
         Ne => return cmp("!="),
         Lt => return cmp("<"),
@@ -146,7 +155,7 @@ pub fn binary_expr(op: BinaryOp, t: DType) -> Option<String> {
             Add => s("x + y"),
             Sub => s("x - y"),
             Mul => s("x * y"),
-            Div => s("x / y"),
+            Div => s("div_f32(x, y)"),
             FloorDiv => s("floordiv_f32(x, y)"),
             Rem => s("rem_f32(x, y)"),
             Pow => s("pow_f32(x, y)"),

@@ -120,6 +120,7 @@ impl Family {
             Family::Svd => &["values", "factors"],
             Family::BatchNorm => &["stats", "eval_stats", "running", "normalize", "backward"],
             Family::Matmul => &["main", "wide"],
+            Family::Reduce => &["main", "short_rows"],
             _ => &["main"],
         }
     }

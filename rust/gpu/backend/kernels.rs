@@ -378,6 +378,9 @@ pub fn select(
 
 /// Rows shorter than this are reduced by one workgroup each.
 const CHUNK: usize = 4096;
+/// Rows up to this long, when there are at least a workgroup's worth of them, are
+/// reduced an invocation per row (shaders/reduce.wgsl `short_rows`).
+const SHORT_ROW: usize = 64;
 
 /// The lowest and highest element offsets a layout reaches.
 fn reach(l: &Layout) -> (usize, usize) {
@@ -490,7 +493,9 @@ fn reduce_window(ctx: &Arc<Context>, kind: ReduceKind, x: &Tensor, axes: &[usize
     let chunk_len = row_len.div_ceil(chunks);
     let chunks = row_len.div_ceil(chunk_len);
     let subs = reduce_subs(kind, x.dtype());
-    let p = pipeline(ctx, Family::Reduce, "main", &subs)?;
+    // Many short rows: an invocation per row instead of a workgroup per row.
+    let short = rows >= WG as usize && row_len <= SHORT_ROW;
+    let p = pipeline(ctx, Family::Reduce, if short { "short_rows" } else { "main" }, &subs)?;
     let mut out_shape = x.shape().to_vec();
     for &a in axes {
         out_shape[a] = 1;
@@ -512,7 +517,8 @@ fn reduce_window(ctx: &Arc<Context>, kind: ReduceKind, x: &Tensor, axes: &[usize
         Window { buffer: buffer(&first)?.raw(), offset: 0, size: None },
         Window { buffer: src, offset: start, size: Some(end - start) },
     ];
-    launch_windows(ctx, &p, &md, &windows, grid(ctx, (rows * chunks) as u64)?)?;
+    let groups = if short { rows.div_ceil(WG as usize) } else { rows * chunks };
+    launch_windows(ctx, &p, &md, &windows, grid(ctx, groups as u64)?)?;
     if chunks > 1 {
         let md = reduce_md(rows, chunks, 1, chunks, 0, &[rows], &[chunks as isize], &[chunks], &[1])?;
         launch(ctx, &p, &md, &[buffer(&out)?.raw(), buffer(&first)?.raw()], grid(ctx, rows as u64)?)?;

@@ -40,9 +40,26 @@ impl StagingPool {
     }
 }
 
+/// The largest staging buffer: bigger readbacks come back in pieces of this size, since
+/// a power-of-two size class just above 2 GiB would pass the adapter's maximum buffer
+/// size (NVIDIA's is a little under 4 GiB), and pooled buffers that big would hog memory.
+const PIECE: u64 = 1 << 28;
+
 /// The `len` bytes of `src` from byte `offset`, after all work recorded so far.
 /// A sync point: submits the pending batch and waits for it.
 pub fn read_bytes(ctx: &Context, src: &wgpu::Buffer, offset: u64, len: u64) -> Result<Vec<u8>> {
+    if len <= PIECE {
+        return read_piece(ctx, src, offset, len);
+    }
+    let mut out = Vec::with_capacity(len as usize);
+    for start in (0..len).step_by(PIECE as usize) {
+        out.extend(read_piece(ctx, src, offset + start, PIECE.min(len - start))?);
+    }
+    Ok(out)
+}
+
+/// [`read_bytes`] of at most [`PIECE`] bytes, through one pooled staging buffer.
+fn read_piece(ctx: &Context, src: &wgpu::Buffer, offset: u64, len: u64) -> Result<Vec<u8>> {
     if len == 0 {
         return Ok(Vec::new());
     }
