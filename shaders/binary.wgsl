@@ -196,15 +196,41 @@ fn fmod_f32(x: f32, y: f32) -> f32 {
     }
     return bitcast<f32>(uxi | sx);
 }
-// numpy's npy_divmod: (floor quotient, remainder with the divisor's sign).
+// numpy's npy_divmod: (floor quotient, remainder with the divisor's sign). When both
+// operands are below 2^-60 the same quotient is computed at 2^64 times the scale, where
+// nothing is subnormal (drivers may flush those), and the remainder is scaled back on
+// the bits.
 fn divmod_f32(a: f32, b: f32) -> vec2<f32> {
+    let big = max(bitcast<u32>(a) & 0x7fffffffu, bitcast<u32>(b) & 0x7fffffffu);
+    if (big < 0x21800000u && !f32_is_zero(b)) {
+        let r = divmod_scaled(f32_scale_up64(a), f32_scale_up64(b));
+        return vec2<f32>(r.x, f32_scale_down64(r.y));
+    }
+    return divmod_scaled(a, b);
+}
+// x * 2^-64 for x a multiple of 2^-85 (a remainder of operands scaled by 2^64): exact,
+// subnormal results built on the bits.
+fn f32_scale_down64(x: f32) -> f32 {
+    let b = bitcast<u32>(x);
+    let e = (b >> 23u) & 0xffu;
+    if (e > 64u) {
+        return bitcast<f32>(b - 0x20000000u);
+    }
+    if (e == 0u) {
+        return bitcast<f32>(b & 0x80000000u);
+    }
+    let shift = 65u - e;
+    let mant = select(((b & 0x7fffffu) | 0x800000u) >> shift, 0u, shift >= 32u);
+    return bitcast<f32>((b & 0x80000000u) | mant);
+}
+fn divmod_scaled(a: f32, b: f32) -> vec2<f32> {
     var m = fmod_f32(a, b);
     if (f32_is_zero(b)) {
         return vec2<f32>(div_f32(a, b), m);
     }
     var d = div_f32(a - m, b);
     if (!f32_is_zero(m)) {
-        if ((b < 0.0) != (m < 0.0)) {
+        if (f32_sign_bit(b) != f32_sign_bit(m)) {
             m = m + b;
             d = d - 1.0;
         }

@@ -152,6 +152,11 @@ def test_nll_loss_and_errors():
     assert gradcheck(lambda lp: F.nll_loss(lp, t(y), weight=t(w)), (t(logp, grad=True),))
     all_ignored = F.nll_loss(t(logp), t(np.full(4, -100)))
     assert np.isnan(arr(all_ignored))
+    # PyTorch: the mean over no samples is nan, but ignored samples get zero gradient
+    x = t(randn(4, 5), grad=True)
+    loss = F.cross_entropy(x, t(np.full(4, 3)), ignore_index=3, label_smoothing=0.1)
+    loss.backward()
+    assert np.isnan(arr(loss)) and np.all(arr(x.grad) == 0)
     with pytest.raises(IndexError, match="out of bounds"):
         F.nll_loss(t(logp), t(np.array([0, 5, 1, 1])))
     with pytest.raises(ValueError, match="batch_size"):

@@ -219,7 +219,9 @@ fn backward_rows<T: Real>(x: &[T], out: &Tensor, t: &Targets, lse: &[f64], scale
     let dst = crate::cpu::SendPtr(out.data_ptr() as *mut T);
     let one = |i: usize| {
         let (n, j) = (i / s, i % s);
-        let (a, g) = (coef_a(t, i), scale[i]);
+        // An ignored sample's gradient is 0, as in PyTorch, even when 'mean' divides by a
+        // total weight of 0 (scale inf).
+        let (a, g) = (coef_a(t, i), if t.class[i].is_some() { scale[i] } else { 0.0 });
         for k in 0..c {
             let at = (n * c + k) * s + j;
             let p = (x[at].f64() - lse[i]).exp();
