@@ -101,13 +101,22 @@ fn f32_mant(b: u32) -> u32 {
 fn f32_exp(b: u32) -> i32 {
     return max(i32((b >> 23u) & 0xffu), 1) - 150;
 }
-// a * b as 64 bits (hi, lo), for a, b < 2^26.
+// The full 64-bit product of two u32s as (high word, low word), from 16-bit halves
+// (WGSL has no widening multiply).
 fn mul_wide(a: u32, b: u32) -> vec2<u32> {
-    let lo0 = (a & 0xffffu) * (b & 0xffffu);
-    let mid = (a >> 16u) * (b & 0xffffu) + (a & 0xffffu) * (b >> 16u);
-    let lo = lo0 + (mid << 16u);
-    return vec2<u32>((a >> 16u) * (b >> 16u) + (mid >> 16u) + select(0u, 1u, lo < lo0), lo);
+    let a0 = a & 0xffffu;
+    let a1 = a >> 16u;
+    let b0 = b & 0xffffu;
+    let b1 = b >> 16u;
+    let lo = a0 * b0;
+    let m1 = a1 * b0;
+    let mid = m1 + a0 * b1;
+    let mid_carry = select(0u, 0x10000u, mid < m1);
+    let low = lo + (mid << 16u);
+    let low_carry = select(0u, 1u, low < lo);
+    return vec2<u32>(a1 * b1 + (mid >> 16u) + mid_carry + low_carry, low);
 }
+
 // The sign of |N| - p * 2^pe (N the float with bits nb, p a 64-bit (hi, lo)), or 0 when
 // the two are too far apart in scale to line up, which a candidate within a few ulp
 // never is.
@@ -343,15 +352,6 @@ fn erf_f32(v: f32) -> f32 {
     return f32_copysign(y, v);
 }
 
-fn tan_f32(x: f32) -> f32 {
-    if (f32_is_tiny(x)) {
-        return x;
-    }
-    if (f32_is_nan(x) || f32_is_inf(x)) {
-        return f32_nan(x);
-    }
-    return sin(x) / cos(x); // some drivers' tan clamps large arguments
-}
 fn asin_f32(x: f32) -> f32 {
     if (f32_is_tiny(x)) {
         return x;
@@ -384,6 +384,16 @@ fn sinh_f32(x: f32) -> f32 {
         r = (0.5 * h) * h;
     }
     return f32_copysign(r, x);
+}
+// cosh(x) = exp(|x| - ln 2) (1 + tiny) beyond 88, where the builtin's exp(|x|) overflows
+// though cosh is finite up to 89.41. ln 2 = L1 + L2 with L1 a multiple of 2^-16, so
+// |x| - L1 is exact there; exp(-L2) is the constant factor.
+fn cosh_f32(x: f32) -> f32 {
+    let a = abs(x);
+    if (a > 88.0) {
+        return exp(a - 0.693145751953125) * 0.99999857139;
+    }
+    return cosh(x);
 }
 fn tanh_f32(x: f32) -> f32 {
     if (f32_is_tiny(x) || f32_is_nan(x)) {

@@ -34,8 +34,10 @@ pub fn unary_expr(op: UnaryOp, t: DType) -> Option<String> {
             Log1p => s("log1p_f32(x)"),
             Log2 => s("log2_f32(x)"),
             Log10 => s("log10_f32(x)"),
-            Sin => s("sin(x)"),
-            Cos => s("cos(x)"),
+            // Own argument reduction and polynomials (shaders/trig.wgsl): drivers' builtins
+            // lose accuracy fast with |x| (NVIDIA's: 1e-3 absolute at 1e4).
+            Sin => s("sin_f32(x)"),
+            Cos => s("cos_f32(x)"),
             Tan => s("tan_f32(x)"),
             // Through atan2 with a cancellation-free sqrt(1 - x^2): Vulkan lets drivers
             // derive asin/acos from atan2(x, sqrt(1.0 - x*x)), which loses digits near
@@ -44,7 +46,7 @@ pub fn unary_expr(op: UnaryOp, t: DType) -> Option<String> {
             Acos => s("acos_f32(x)"),
             Atan => s("atan(x)"),
             Sinh => s("sinh_f32(x)"),
-            Cosh => s("cosh(x)"),
+            Cosh => s("cosh_f32(x)"),
             // Clamped: some drivers compute tanh through exp and overflow to NaN for
             // large |x|; tanh(15) already rounds to 1.0 in f32.
             Tanh => s("tanh_f32(x)"),

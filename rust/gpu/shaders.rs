@@ -8,6 +8,8 @@ use crate::core::DType;
 use crate::ops::table::{BinaryOp, UnaryOp};
 
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
+/// The rest of the prelude: sin/cos/tan with their own argument reduction.
+const TRIG: &str = include_str!("../../shaders/trig.wgsl");
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Family {
@@ -131,7 +133,7 @@ impl Family {
 /// text that substitutes the `f16` type starts with `enable f16;`, which WGSL requires
 /// before any use of it (and which only devices created with shader-f16 accept).
 pub fn source(family: Family, subs: &[(&str, &str)]) -> String {
-    let mut text = format!("{COMMON}\n{}", family.text());
+    let mut text = format!("{COMMON}\n{TRIG}\n{}", family.text());
     for (name, value) in subs {
         text = text.replace(&format!("{{{{{name}}}}}"), value);
     }
