@@ -92,7 +92,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     rows = []
 
-    sizes = [256, 512] if quick else [1024, 2048, 4096]
+    sizes = [256, 512] if quick else [512, 1024, 2048, 4096] if "--variants" in sys.argv else [1024, 2048, 4096]
     for n in sizes:
         a_np = rng.standard_normal((n, n), dtype=np.float32)
         a_cpu, a_gpu = fg.from_numpy(a_np), fg.from_numpy(a_np).to("gpu")

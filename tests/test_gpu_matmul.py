@@ -63,10 +63,10 @@ def test_integer_products_are_exact(dtype, kernel):
 
 
 def test_the_shape_rule_gives_the_same_product_both_ways(monkeypatch):
-    """A product big enough for the rule to pick `wide` (256 tiles of 128x128), and the
-    forced `main` kernel, both against numpy."""
-    a = RNG.standard_normal((2048, 12)).astype(np.float32)
-    b = RNG.standard_normal((12, 2048)).astype(np.float32)
+    """A product big enough for the rule to pick `wide` (at least 16 tiles of 128x128),
+    and the forced `main` kernel, both against numpy."""
+    a = RNG.standard_normal((600, 12)).astype(np.float32)
+    b = RNG.standard_normal((12, 520)).astype(np.float32)
     auto = (gpu(a) @ gpu(b)).cpu().numpy()
     monkeypatch.setenv("FERROGRAD_GPU_MATMUL", "main")
     forced = (gpu(a) @ gpu(b)).cpu().numpy()

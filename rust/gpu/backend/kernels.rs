@@ -557,8 +557,9 @@ const WIDE_TILE: usize = 128;
 
 /// Which matmul kernel computes an `m x n` product (times `nbatch`): `wide`'s 128x128
 /// tiles do twice the arithmetic per workgroup-memory read, but a quarter as many
-/// workgroups; below a few hundred of them a big GPU would sit partly idle, so smaller
-/// products take `main`'s 64x64 tiles. `FERROGRAD_GPU_MATMUL=main|wide` forces one (for
+/// workgroups; below 16 of them (512x512) the GPU would sit mostly idle, so smaller
+/// products take `main`'s 64x64 tiles. On an H100, `wide` was 3.7x faster than `main`
+/// at 1024x1024 (64 workgroups), so the cut sits low. `FERROGRAD_GPU_MATMUL=main|wide` forces one (for
 /// benchmarks/gpu.py's comparison); it is read per call, which costs nothing next to a
 /// dispatch.
 fn matmul_variant(m: usize, n: usize, nbatch: usize) -> (&'static str, usize) {
@@ -567,7 +568,7 @@ fn matmul_variant(m: usize, n: usize, nbatch: usize) -> (&'static str, usize) {
     match forced.as_str() {
         "wide" => ("wide", WIDE_TILE),
         "main" => ("main", TILE),
-        _ if wide_groups >= 256 => ("wide", WIDE_TILE),
+        _ if wide_groups >= 16 => ("wide", WIDE_TILE),
         _ => ("main", TILE),
     }
 }
