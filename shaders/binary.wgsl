@@ -231,7 +231,12 @@ fn divmod_scaled(a: f32, b: f32) -> vec2<f32> {
     var d = div_f32(a - m, b);
     if (!f32_is_zero(m)) {
         if (f32_sign_bit(b) != f32_sign_bit(m)) {
-            m = m + b;
+            if (max(bitcast<u32>(m) & 0x7fffffffu, bitcast<u32>(b) & 0x7fffffffu) < 0x21800000u) {
+                // a subnormal sum, exact at 2^64 times the scale (see divmod_f32)
+                m = f32_scale_down64(f32_scale_up64(m) + f32_scale_up64(b));
+            } else {
+                m = m + b;
+            }
             d = d - 1.0;
         }
     } else {
