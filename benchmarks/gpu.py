@@ -32,52 +32,46 @@ def synced(f):
     return run
 
 
-def mlp_epoch_seconds(device: str) -> float:
-    """Median time of one epoch of the digits MLP with data, model and optimizer on
-    ``device`` (the loss is read once per epoch, as a logging loop would)."""
-    from ferrograd import nn, optim
-
-    images, labels = fg.data.load_digits("train", flatten=True)
-    x = images.to(device)
-    y = labels.to(fg.int32).to(device)
-    fg.manual_seed(0)
-    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10)).to(device)
-    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+def time_epoch(model, opt, cross_entropy, x, y) -> float:
+    """Median time of one epoch of SGD steps over ``x``/``y`` in batches of 64 (the loss
+    is read once per epoch, as a logging loop would); the same code drives ferrograd and
+    PyTorch."""
     n = x.shape[0]
 
     def epoch():
         loss = None
         for i in range(0, n - 63, 64):
             opt.zero_grad()
-            loss = nn.functional.cross_entropy(model(x[i:i + 64]), y[i:i + 64])
+            loss = cross_entropy(model(x[i:i + 64]), y[i:i + 64])
             loss.backward()
             opt.step()
         return loss.item()
 
     return median_time(epoch, repeat=5)
+
+
+def mlp_epoch_seconds(device: str) -> float:
+    """One epoch of the digits MLP with data, model and optimizer on ``device``."""
+    from ferrograd import nn, optim
+
+    images, labels = fg.data.load_digits("train", flatten=True)
+    fg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10)).to(device)
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    return time_epoch(model, opt, nn.functional.cross_entropy, images.to(device),
+                      labels.to(fg.int32).to(device))
 
 
 def torch_mlp_epoch_seconds(torch) -> float:
     """The same epoch in PyTorch on CUDA (same data, shapes, batch and optimizer)."""
     images, labels = fg.data.load_digits("train", flatten=True)
-    x = torch.from_numpy(images.numpy()).cuda()
-    y = torch.from_numpy(labels.numpy().astype(np.int64)).cuda()
     torch.manual_seed(0)
     tnn = torch.nn
     model = tnn.Sequential(tnn.Linear(64, 128), tnn.ReLU(), tnn.Linear(128, 10)).cuda()
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    n = x.shape[0]
-
-    def epoch():
-        loss = None
-        for i in range(0, n - 63, 64):
-            opt.zero_grad()
-            loss = tnn.functional.cross_entropy(model(x[i:i + 64]), y[i:i + 64])
-            loss.backward()
-            opt.step()
-        return loss.item()
-
-    return median_time(epoch, repeat=5)
+    x = torch.from_numpy(images.numpy()).cuda()
+    y = torch.from_numpy(labels.numpy().astype(np.int64)).cuda()
+    return time_epoch(model, opt, tnn.functional.cross_entropy, x, y)
 
 
 def main() -> None:

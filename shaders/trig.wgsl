@@ -203,19 +203,50 @@ fn trig_sin_quadrant(red: trig_reduction, k: u32) -> f32 {
     return select(v, -v, (k & 2u) != 0u);
 }
 
-fn sin_f32(x: f32) -> f32 {
+// sin and tan, both odd: NaN for inf and NaN, x itself for |x| < 2^-12 (to float
+// precision; this also keeps -0 and subnormals), else the value at |x| with x's sign.
+fn trig_odd(x: f32, tangent: bool) -> f32 {
     let b = bitcast<u32>(x);
     let ab = b & 0x7fffffffu;
     if (ab >= 0x7f800000u) {
         return f32_nan(x);
     }
-    // |x| < 2^-12: sin x = x to float precision (also keeps -0 and subnormals).
     if (ab < 0x39800000u) {
         return x;
     }
     let red = trig_reduce(bitcast<f32>(ab));
-    let v = trig_sin_quadrant(red, red.q);
+    var v: f32;
+    if (tangent) {
+        v = trig_tan_reduced(red);
+    } else {
+        v = trig_sin_quadrant(red, red.q);
+    }
     return bitcast<f32>(bitcast<u32>(v) ^ (b & 0x80000000u));
+}
+
+fn sin_f32(x: f32) -> f32 {
+    return trig_odd(x, false);
+}
+
+fn tan_f32(x: f32) -> f32 {
+    return trig_odd(x, true);
+}
+
+// tan at hi + lo (+ q pi/2).
+fn trig_tan_reduced(red: trig_reduction) -> f32 {
+    let sp = trig_sin_pair(red.hi, red.lo);
+    let cp = trig_cos_pair(red.hi, red.lo);
+    // tan = sin/cos in even quadrants, -cos/sin in odd ones, dividing the unrounded
+    // pairs: a first quotient (the driver's division may be 2.5 ulp off), then one
+    // correction from the residual n - q0*d, with q0*d split exactly.
+    let odd = (red.q & 1u) != 0u;
+    let n = select(sp, -cp, odd);
+    let d = select(cp, sp, odd);
+    let dd = d.x + d.y;
+    let q0 = (n.x + n.y) / dd;
+    let pd = trig_two_prod(q0, d.x);
+    let res = ((n.x - pd.x) - pd.y) + (n.y - q0 * d.y);
+    return q0 + res / dd;
 }
 
 fn cos_f32(x: f32) -> f32 {
@@ -229,31 +260,4 @@ fn cos_f32(x: f32) -> f32 {
     let red = trig_reduce(bitcast<f32>(ab));
     // cos x = sin(x + pi/2): one quadrant on.
     return trig_sin_quadrant(red, red.q + 1u);
-}
-
-fn tan_f32(x: f32) -> f32 {
-    let b = bitcast<u32>(x);
-    let ab = b & 0x7fffffffu;
-    if (ab >= 0x7f800000u) {
-        return f32_nan(x);
-    }
-    // |x| < 2^-12: tan x = x to float precision.
-    if (ab < 0x39800000u) {
-        return x;
-    }
-    let red = trig_reduce(bitcast<f32>(ab));
-    let sp = trig_sin_pair(red.hi, red.lo);
-    let cp = trig_cos_pair(red.hi, red.lo);
-    // tan = sin/cos in even quadrants, -cos/sin in odd ones, dividing the unrounded
-    // pairs: a first quotient (the driver's division may be 2.5 ulp off), then one
-    // correction from the residual n - q0*d, with q0*d split exactly.
-    let odd = (red.q & 1u) != 0u;
-    let n = select(sp, -cp, odd);
-    let d = select(cp, sp, odd);
-    let dd = d.x + d.y;
-    let q0 = (n.x + n.y) / dd;
-    let pd = trig_two_prod(q0, d.x);
-    let res = ((n.x - pd.x) - pd.y) + (n.y - q0 * d.y);
-    let v = q0 + res / dd;
-    return bitcast<f32>(bitcast<u32>(v) ^ (b & 0x80000000u));
 }
