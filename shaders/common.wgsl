@@ -163,43 +163,40 @@ fn div_f32(x: f32, y: f32) -> f32 {
 // The correctly rounded x / y from a candidate q a few ulp off (zero, inf and NaN
 // candidates are returned as they are).
 fn div_fix(x: f32, y: f32, q: f32) -> f32 {
-    if (f32_is_nan(q) || f32_is_inf(q) || f32_is_zero(q)) {
-        return q;
-    }
-    let xb = bitcast<u32>(x) & 0x7fffffffu;
-    let yb = bitcast<u32>(y) & 0x7fffffffu;
-    var qb = bitcast<u32>(q) & 0x7fffffffu;
-    for (var i = 0; i < 4 && qb < 0x7f800000u; i = i + 1) {
-        if (div_side(xb, yb, qb) > 0) {
-            qb = qb + 1u;
-        } else if (qb > 1u && div_side(xb, yb, qb - 1u) < 0) {
-            qb = qb - 1u;
-        } else {
-            break;
-        }
-    }
-    return bitcast<f32>(qb | (bitcast<u32>(q) & 0x80000000u));
-}
-fn sqrt_f32(x: f32) -> f32 {
-    return sqrt_fix(x, sqrt(x));
+    return round_fix(0u, x, y, q);
 }
 // The correctly rounded sqrt(x) from a candidate s a few ulp off.
 fn sqrt_fix(x: f32, s: f32) -> f32 {
-    if (f32_is_nan(s) || f32_is_inf(s) || f32_is_zero(s)) {
-        return s;
+    return round_fix(1u, x, x, s);
+}
+// Moves candidate c of x / y (op 0) or sqrt(x) (op 1) one ulp at a time to the right
+// side of the true value's rounding midpoints (div_side / sqrt_side), keeping its sign.
+fn round_fix(op: u32, x: f32, y: f32, c: f32) -> f32 {
+    if (f32_is_nan(c) || f32_is_inf(c) || f32_is_zero(c)) {
+        return c;
     }
-    let xb = bitcast<u32>(x);
-    var sb = bitcast<u32>(s) & 0x7fffffffu;
-    for (var i = 0; i < 4; i = i + 1) {
-        if (sqrt_side(xb, sb) > 0) {
-            sb = sb + 1u;
-        } else if (sb > 1u && sqrt_side(xb, sb - 1u) < 0) {
-            sb = sb - 1u;
+    let xb = bitcast<u32>(x) & 0x7fffffffu;
+    let yb = bitcast<u32>(y) & 0x7fffffffu;
+    var cb = bitcast<u32>(c) & 0x7fffffffu;
+    for (var i = 0; i < 4 && cb < 0x7f800000u; i = i + 1) {
+        if (fix_side(op, xb, yb, cb) > 0) {
+            cb = cb + 1u;
+        } else if (cb > 1u && fix_side(op, xb, yb, cb - 1u) < 0) {
+            cb = cb - 1u;
         } else {
             break;
         }
     }
-    return bitcast<f32>(sb);
+    return bitcast<f32>(cb | (bitcast<u32>(c) & 0x80000000u));
+}
+fn fix_side(op: u32, xb: u32, yb: u32, cb: u32) -> i32 {
+    if (op == 0u) {
+        return div_side(xb, yb, cb);
+    }
+    return sqrt_side(xb, cb);
+}
+fn sqrt_f32(x: f32) -> f32 {
+    return sqrt_fix(x, sqrt(x));
 }
 
 // x * 2^64 for |x| < 2^-60, exactly, subnormals included (built from the bits).
@@ -268,15 +265,20 @@ fn log_f32(x: f32) -> f32 {
     let p = log_parts(x);
     return p.s * (p.hfsq + p.r) + p.k * 9.0580006145e-06 - p.hfsq + p.f + p.k * 6.9313812256e-01;
 }
+// log2 and log10 take f + s (hfsq + r) - hfsq as hi + lo, hi cut to 12 bits so that
+// hi times their constants' heads is exact (fdlibm's log2f/log10f).
+fn log_hi_lo(p: LogParts) -> vec2<f32> {
+    let hi = bitcast<f32>(bitcast<u32>(p.f - p.hfsq) & 0xfffff000u);
+    return vec2<f32>(hi, p.f - hi - p.hfsq + p.s * (p.hfsq + p.r));
+}
 fn log2_f32(x: f32) -> f32 {
     let sp = log_special(x);
     if (sp.x != 0.0) {
         return sp.y;
     }
     let p = log_parts(x);
-    let hi = bitcast<f32>(bitcast<u32>(p.f - p.hfsq) & 0xfffff000u);
-    let lo = p.f - hi - p.hfsq + p.s * (p.hfsq + p.r);
-    return (lo + hi) * -1.7605285393e-04 + lo * 1.4428710938e+00 + hi * 1.4428710938e+00 + p.k;
+    let h = log_hi_lo(p);
+    return (h.y + h.x) * -1.7605285393e-04 + h.y * 1.4428710938e+00 + h.x * 1.4428710938e+00 + p.k;
 }
 fn log10_f32(x: f32) -> f32 {
     let sp = log_special(x);
@@ -284,10 +286,9 @@ fn log10_f32(x: f32) -> f32 {
         return sp.y;
     }
     let p = log_parts(x);
-    let hi = bitcast<f32>(bitcast<u32>(p.f - p.hfsq) & 0xfffff000u);
-    let lo = p.f - hi - p.hfsq + p.s * (p.hfsq + p.r);
-    return p.k * 7.9034151668e-07 + (lo + hi) * -3.1689971365e-05 + lo * 4.3432617188e-01
-        + hi * 4.3432617188e-01 + p.k * 3.0102920532e-01;
+    let h = log_hi_lo(p);
+    return p.k * 7.9034151668e-07 + (h.y + h.x) * -3.1689971365e-05 + h.y * 4.3432617188e-01
+        + h.x * 4.3432617188e-01 + p.k * 3.0102920532e-01;
 }
 
 // log(1 + x): log of the rounded sum plus the first-order correction for its rounding.
