@@ -48,10 +48,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let row0 = wid.y * TILE;
     let col0 = wid.x * TILE;
     let t_index = lid.y * 16u + lid.x;
-    var acc: array<{{T}}, 16>;
-    for (var i = 0u; i < 16u; i = i + 1u) {
-        acc[i] = {{T}}(0);
-    }
+    // Named vectors, not an array indexed by loop counters (see `wide`).
+    var c0 = vec4<{{T}}>({{T}}(0));
+    var c1 = vec4<{{T}}>({{T}}(0));
+    var c2 = vec4<{{T}}>({{T}}(0));
+    var c3 = vec4<{{T}}>({{T}}(0));
     for (var k0 = 0u; k0 < k_size; k0 = k0 + TK) {
         // 256 invocations load the 16x64 slices of A and B, 4 elements each.
         for (var e = 0u; e < 4u; e = e + 1u) {
@@ -74,30 +75,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         }
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk = kk + 1u) {
-            var av: array<{{T}}, 4>;
-            var bv: array<{{T}}, 4>;
-            for (var i = 0u; i < 4u; i = i + 1u) {
-                av[i] = tile_a[kk * TILE + lid.y * 4u + i];
-                bv[i] = tile_b[kk * TILE + lid.x * 4u + i];
-            }
-            for (var i = 0u; i < 4u; i = i + 1u) {
-                for (var j = 0u; j < 4u; j = j + 1u) {
-                    acc[i * 4u + j] = acc[i * 4u + j] + av[i] * bv[j];
-                }
-            }
+            let at = kk * TILE + lid.y * 4u;
+            let bt = kk * TILE + lid.x * 4u;
+            let a = vec4<{{T}}>(tile_a[at], tile_a[at + 1u], tile_a[at + 2u], tile_a[at + 3u]);
+            let b = vec4<{{T}}>(tile_b[bt], tile_b[bt + 1u], tile_b[bt + 2u], tile_b[bt + 3u]);
+            c0 = c0 + a.x * b;
+            c1 = c1 + a.y * b;
+            c2 = c2 + a.z * b;
+            c3 = c3 + a.w * b;
         }
         workgroupBarrier();
     }
     let c_base = wid.z * m_size * n_size;
-    for (var i = 0u; i < 4u; i = i + 1u) {
-        let r = row0 + lid.y * 4u + i;
-        for (var j = 0u; j < 4u; j = j + 1u) {
-            let c = col0 + lid.x * 4u + j;
-            if (r < m_size && c < n_size) {
-                dst[c_base + r * n_size + c] = acc[i * 4u + j];
-            }
-        }
-    }
+    let r = row0 + lid.y * 4u;
+    let c = col0 + lid.x * 4u;
+    store_row4(c_base, r, c, c0);
+    store_row4(c_base, r + 1u, c, c1);
+    store_row4(c_base, r + 2u, c, c2);
+    store_row4(c_base, r + 3u, c, c3);
 }
 
 // `wide`: a workgroup of 16x16 invocations computes a 128x128 tile of C, each invocation
@@ -141,22 +136,23 @@ fn wide_load_b(at: u32, k: u32, inside: bool, k0: u32) -> {{T}} {
     }
     return {{T}}(0);
 }
-// Row r's 8 results: columns c..c+3 and c+64..c+67.
-fn wide_store(c_base: u32, r: u32, c: u32, v0: vec4<{{T}}>, v1: vec4<{{T}}>) {
-    let m_size = md[0];
+// Row r's results v in columns c..c+3 (those inside C).
+fn store_row4(c_base: u32, r: u32, c: u32, v: vec4<{{T}}>) {
     let n_size = md[1];
-    if (r >= m_size) {
+    if (r >= md[0]) {
         return;
     }
-    let at = c_base + r * n_size;
+    let at = c_base + r * n_size + c;
     for (var j = 0u; j < 4u; j = j + 1u) {
         if (c + j < n_size) {
-            dst[at + c + j] = v0[j];
-        }
-        if (c + 64u + j < n_size) {
-            dst[at + c + 64u + j] = v1[j];
+            dst[at + j] = v[j];
         }
     }
+}
+// Row r's 8 results of `wide`: columns c..c+3 and c+64..c+67.
+fn wide_store(c_base: u32, r: u32, c: u32, v0: vec4<{{T}}>, v1: vec4<{{T}}>) {
+    store_row4(c_base, r, c, v0);
+    store_row4(c_base, r, c + 64u, v1);
 }
 
 @compute @workgroup_size(16, 16)
