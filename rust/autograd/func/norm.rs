@@ -87,14 +87,7 @@ pub fn batch_norm(x: &Tensor, w: Option<&Tensor>, b: Option<&Tensor>, o: &BatchN
                 let consts = (Tensor::from_vec(&mu[..], &[c])?, Tensor::from_vec(&invstd[..], &[c])?);
                 composed_grads(&x, &g, w.as_ref(), consts, training, eps)?
             };
-            let mut out = vec![want[0].then_some(gx)];
-            if has_w {
-                out.push(want[1].then_some(gw));
-            }
-            if has_b {
-                out.push(want[2].then_some(gb));
-            }
-            Ok(out)
+            Ok(input_grads(&want, has_w, has_b, gx, gw, gb))
         }),
     );
     Ok(y)
@@ -141,4 +134,24 @@ pub(super) fn composed_grads(
         mul(g, &k)?
     };
     Ok((gx, gw, gb))
+}
+
+/// The backward's outputs for (input, weight if given, bias if given), each only where
+/// it was asked for.
+pub(super) fn input_grads(
+    want: &[bool],
+    has_w: bool,
+    has_b: bool,
+    gx: Tensor,
+    gw: Tensor,
+    gb: Tensor,
+) -> Vec<Option<Tensor>> {
+    let mut out = vec![want[0].then_some(gx)];
+    if has_w {
+        out.push(want[1].then_some(gw));
+    }
+    if has_b {
+        out.push(want[2].then_some(gb));
+    }
+    out
 }

@@ -11,7 +11,7 @@ use crate::ops::copy::contiguous;
 use crate::ops::create::full_on;
 use crate::ops::manip::concat;
 
-use super::norm::{composed_grads, BatchNorm};
+use super::norm::{composed_grads, input_grads, BatchNorm};
 
 /// Errors unless `t` is a float32 vector of `c` values (`what` names it).
 fn check_channels(what: &str, t: &Tensor, c: usize) -> Result<()> {
@@ -106,14 +106,7 @@ pub fn batch_norm(x: &Tensor, w: Option<&Tensor>, b: Option<&Tensor>, o: &BatchN
                 let consts = (part(&stat, 0, c)?, part(&stat, c, c)?);
                 composed_grads(&x, &g, w.as_ref(), consts, training, eps)?
             };
-            let mut out = vec![want[0].then_some(gx)];
-            if has_w {
-                out.push(want[1].then_some(gw));
-            }
-            if has_b {
-                out.push(want[2].then_some(gb));
-            }
-            Ok(out)
+            Ok(input_grads(&want, has_w, has_b, gx, gw, gb))
         }),
     );
     Ok(y)
