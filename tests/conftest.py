@@ -208,6 +208,42 @@ def gpu_device() -> str:
     return _gpu_or_skip()
 
 
+@pytest.fixture
+def f16_gpu(gpu_device) -> str:
+    """"gpu" when its adapter opened with shader-f16 (float16 tensors may live there);
+    skips otherwise, saying why (lavapipe and the big vendors' drivers have it)."""
+    try:
+        fg.zeros(1, dtype=fg.float16).to(gpu_device)
+    except TypeError as e:
+        if "shader-f16" not in str(e):
+            raise
+        pytest.skip(f"the adapter lacks shader-f16: {e}")
+    return gpu_device
+
+
+def f16_ordered(a: np.ndarray) -> np.ndarray:
+    """float16 bit patterns mapped onto integers in value order (for ulp distances)."""
+    u = np.ascontiguousarray(a, np.float16).view(np.uint16).astype(np.int32)
+    return np.where(u & 0x8000, -(u & 0x7FFF), u)
+
+
+def assert_f16_close(got: np.ndarray, want: np.ndarray, ulps: int = 1, atol: float = 0.0):
+    """float16 arrays equal in shape and NaNs, each element within `ulps` float16 ulps of
+    `want` or within `atol` of it (for sums that cancel: float32 error in a result near
+    zero spans many of its tiny ulps)."""
+    assert got.dtype == np.float16 and want.dtype == np.float16, (got.dtype, want.dtype)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    nan = np.isnan(want)
+    np.testing.assert_array_equal(np.isnan(got), nan)
+    diff = np.abs(f16_ordered(got) - f16_ordered(want))
+    near = np.abs(got.astype(np.float64) - want.astype(np.float64)) <= atol
+    bad = ~nan & (diff > ulps) & ~near
+    assert not bad.any(), (
+        f"{bad.sum()} elements over {ulps} ulp / atol {atol}; first at {np.argmax(bad.ravel())}: "
+        f"got {got.ravel()[np.argmax(bad.ravel())]}, want {want.ravel()[np.argmax(bad.ravel())]}"
+    )
+
+
 @pytest.fixture(scope="session", params=["cpu", "gpu"])
 def device(request) -> str:
     """Runs a test once per device: the CPU, and the GPU when an adapter exists. A plain

@@ -3,55 +3,25 @@ the CPU's float16 results: transfers, casts, elementwise ops with promotion, whe
 reductions, matmul, views and autograd. Kernels compute float16 in f32 and round once,
 as the CPU does, so results agree to the last bit except where a WGSL builtin's f32
 error crosses a float16 rounding boundary: comparisons allow 1 ulp of float16.
+The row, indexing, image, loss and normalisation ops are in test_gpu_f16_ops.py.
 
-Also the errors: bfloat16 names its conversion, an adapter without shader-f16 (forced
-by FERROGRAD_GPU_NO_F16=1) names the missing feature and `.float()`, and ops without a
-float16 kernel say so.
+Also the errors: bfloat16 names its conversion, and an adapter without shader-f16
+(forced by FERROGRAD_GPU_NO_F16=1) names the missing feature and `.float()`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import run_isolated
+from conftest import assert_f16_close, run_isolated
 
 import ferrograd as fg
 
 RNG = np.random.default_rng(7)
 
 
-@pytest.fixture
-def f16_gpu(gpu_device) -> str:
-    """"gpu" when its adapter opened with shader-f16; skips otherwise (saying why)."""
-    try:
-        fg.zeros(1, dtype=fg.float16).to(gpu_device)
-    except TypeError as e:
-        if "shader-f16" not in str(e):
-            raise
-        pytest.skip(f"the adapter lacks shader-f16: {e}")
-    return gpu_device
-
-
 def host(t: fg.Tensor) -> np.ndarray:
     return t.cpu().numpy()
-
-
-def ordered(a: np.ndarray) -> np.ndarray:
-    """float16 bit patterns mapped onto integers in value order (for ulp distances)."""
-    u = np.ascontiguousarray(a, np.float16).view(np.uint16).astype(np.int32)
-    return np.where(u & 0x8000, -(u & 0x7FFF), u)
-
-
-def assert_f16_close(got: np.ndarray, want: np.ndarray, ulps: int = 1):
-    assert got.dtype == np.float16 and want.dtype == np.float16, (got.dtype, want.dtype)
-    assert got.shape == want.shape
-    nan = np.isnan(want)
-    np.testing.assert_array_equal(np.isnan(got), nan)
-    diff = np.abs(ordered(got) - ordered(want))[~nan]
-    assert diff.size == 0 or diff.max() <= ulps, (
-        f"{diff.max()} ulp apart at {np.argmax(diff)}: got {got[~nan].ravel()[np.argmax(diff)]}, "
-        f"want {want[~nan].ravel()[np.argmax(diff)]}"
-    )
 
 
 def halves(*shape, lo=-4.0, hi=4.0) -> np.ndarray:
@@ -294,10 +264,3 @@ print(fg.ones(3).to("gpu").sum().item())  # the rest of the GPU still works
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "TypeError:" in proc.stdout and "shader-f16" in proc.stdout and ".float()" in proc.stdout, proc.stdout
     assert proc.stdout.strip().endswith("3.0")
-
-
-@pytest.mark.parametrize("op", [lambda g: fg.cumsum(g, 0), lambda g: fg.argmax(g), lambda g: g[fg.tensor([0, 2])]])
-def test_ops_without_a_float16_kernel_say_so(f16_gpu, op):
-    g = fg.from_numpy(halves(4)).to(f16_gpu)
-    with pytest.raises((RuntimeError, TypeError), match="float16"):
-        op(g)

@@ -63,12 +63,12 @@ pub fn check_dtype(d: DType, what: &str) -> Result<()> {
     )
 }
 
-/// A RuntimeError for kernels that have no float16 variant yet (their callers may
-/// convert: float16 on the GPU covers transfers, casts, elementwise ops, where,
-/// reductions and matmul).
+/// An internal error for kernels without a float16 variant: the ops widen float16
+/// operands to float32 before calling them (`ops/f16_gpu.rs`), so reaching one with
+/// float16 is a bug, reported instead of running a kernel on the wrong element size.
 pub fn no_f16(d: DType, what: &str) -> Result<()> {
     if d == DType::F16 {
-        bail!(Runtime, "{what} is not implemented on the GPU for float16 tensors yet; convert first, e.g. t.float()");
+        bail!(Runtime, "internal: the GPU {what} kernel has no float16 variant; the op should have widened its input");
     }
     Ok(())
 }

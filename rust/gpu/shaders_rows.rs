@@ -71,5 +71,8 @@ pub fn row_variants() -> Vec<(String, String, Vec<&'static str>)> {
             push(format!("scatter_add {t} index {index}"), Family::ScatterAdd, scatter_add_subs(t, index));
         }
     }
+    // float16 (shader-f16) moves through indexing as itself; the other row kernels get
+    // it widened to float32 (`ops/f16_gpu.rs`).
+    push(format!("gather {}", DType::F16), Family::Gather, element_subs(DType::F16));
     out
 }

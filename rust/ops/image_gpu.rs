@@ -1,23 +1,31 @@
 //! The GPU branches of the image ops (conv, pool, pad): the ops in `conv.rs`, `pool.rs`
 //! and `pad.rs` check shapes and parameters once, for both devices, then hand GPU
-//! operands here. This file prepares them for the kernels (float32, contiguous) and
-//! shapes the results; the launches live in `rust/gpu/backend/image.rs`.
+//! operands here. This file prepares them for the kernels (float32, contiguous; float16
+//! is widened and the result rounded back, as on the CPU) and shapes the results; the
+//! launches live in `rust/gpu/backend/image.rs`.
 
 use crate::bail;
-use crate::core::{DType, Layout, Result, Tensor};
+use crate::core::{promote, DType, Layout, Result, Tensor};
 use crate::cpu::conv::Geom;
 use crate::cpu::pool::{Divisor, Win};
 use crate::gpu;
 use crate::ops::copy::contiguous;
 use crate::ops::elementwise::{binary, Operand};
+use crate::ops::f16_gpu::{narrow, widen};
 use crate::ops::table::BinaryOp;
 
-/// `t` contiguous, after checking that it is float32 (the GPU's only float dtype).
+/// `t` contiguous in float32 (float16 widened, exactly); other dtypes are a TypeError.
 fn float32(what: &str, t: &Tensor) -> Result<Tensor> {
-    if t.dtype() != DType::F32 {
-        bail!(Type, "{what}: GPU tensors must be float32, got {}", t.dtype());
+    match t.dtype() {
+        DType::F32 => contiguous(t),
+        DType::F16 => widen(t),
+        d => bail!(Type, "{what}: GPU tensors must be float32 or float16, got {d}"),
     }
-    contiguous(t)
+}
+
+/// The dtype of a float op's result: float16 only when every operand is float16.
+fn result_dtype(operands: &[Option<&Tensor>]) -> DType {
+    operands.iter().flatten().map(|t| t.dtype()).reduce(promote).unwrap_or(DType::F32)
 }
 
 /// The kernels' contiguous result viewed as `shape`.
@@ -36,7 +44,8 @@ fn add_bias(y: Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
 pub fn conv(g: &Geom, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, out_shape: &[usize]) -> Result<Tensor> {
     let what = "conv";
     let y = gpu::conv(g, &float32(what, x)?, &float32(what, w)?)?;
-    add_bias(shaped(y, out_shape)?, bias.map(|b| float32(what, b)).transpose()?.as_ref())
+    let y = add_bias(shaped(y, out_shape)?, bias.map(|b| float32(what, b)).transpose()?.as_ref())?;
+    narrow(y, result_dtype(&[Some(x), Some(w), bias]))
 }
 
 /// Also the forward pass of `conv_transpose` (then `bias` may be given).
@@ -49,21 +58,24 @@ pub fn conv_backward_input(
 ) -> Result<Tensor> {
     let what = "conv_backward_input";
     let dx = gpu::conv_backward_input(g, &float32(what, gy)?, &float32(what, w)?)?;
-    add_bias(shaped(dx, input_shape)?, bias.map(|b| float32(what, b)).transpose()?.as_ref())
+    let dx = add_bias(shaped(dx, input_shape)?, bias.map(|b| float32(what, b)).transpose()?.as_ref())?;
+    narrow(dx, result_dtype(&[Some(gy), Some(w), bias]))
 }
 
 pub fn conv_backward_weight(g: &Geom, gy: &Tensor, x: &Tensor, weight_shape: &[usize]) -> Result<Tensor> {
     let what = "conv_backward_weight";
-    shaped(gpu::conv_backward_weight(g, &float32(what, gy)?, &float32(what, x)?)?, weight_shape)
+    let dw = shaped(gpu::conv_backward_weight(g, &float32(what, gy)?, &float32(what, x)?)?, weight_shape)?;
+    narrow(dw, result_dtype(&[Some(gy), Some(x)]))
 }
 
-/// Max pooling: values in x's dtype (float32, int32, uint32) and int32 indices.
+/// Max pooling: values in x's dtype (float32, float16, int32, uint32) and int32 indices.
 pub fn max_pool(x: &Tensor, input: [usize; 3], wins: [&[Win]; 3], out_shape: &[usize]) -> Result<(Tensor, Tensor)> {
-    gpu::max_pool(&contiguous(x)?, input, wins, out_shape)
+    let (values, indices) = gpu::max_pool(&contiguous(&widen(x)?)?, input, wins, out_shape)?;
+    Ok((narrow(values, x.dtype())?, indices))
 }
 
 pub fn avg_pool(x: &Tensor, input: [usize; 3], wins: [&[Win]; 3], div: Divisor, out_shape: &[usize]) -> Result<Tensor> {
-    gpu::avg_pool(&float32("avg_pool", x)?, input, wins, div, out_shape)
+    narrow(gpu::avg_pool(&float32("avg_pool", x)?, input, wins, div, out_shape)?, x.dtype())
 }
 
 pub fn avg_pool_backward(
@@ -73,7 +85,8 @@ pub fn avg_pool_backward(
     div: Divisor,
     in_shape: &[usize],
 ) -> Result<Tensor> {
-    gpu::avg_pool_backward(&float32("avg_pool_backward", grad)?, input, wins, div, in_shape)
+    let gx = gpu::avg_pool_backward(&float32("avg_pool_backward", grad)?, input, wins, div, in_shape)?;
+    narrow(gx, grad.dtype())
 }
 
 /// Max pooling's backward with indices of any GPU integer dtype (int32 from the GPU's
@@ -92,14 +105,15 @@ pub fn max_pool_backward(
         DType::U32 => crate::ops::copy::astype(indices, DType::I32)?,
         d => bail!(Type, "{name}: indices must be an integer tensor, got {d}"),
     };
-    gpu::max_pool_backward(&float32(name, grad)?, &idx, input, out, wins, in_shape)
+    narrow(gpu::max_pool_backward(&float32(name, grad)?, &idx, input, out, wins, in_shape)?, grad.dtype())
 }
 
-/// Reflect/replicate/circular padding of any GPU dtype.
+/// Reflect/replicate/circular padding of any GPU dtype (the kernel moves 4-byte words,
+/// so float16 travels widened: exact both ways).
 pub fn pad(x: &Tensor, input: [usize; 3], maps: &[Vec<usize>], out_shape: &[usize]) -> Result<Tensor> {
-    gpu::pad(&contiguous(x)?, input, maps, out_shape)
+    narrow(gpu::pad(&contiguous(&widen(x)?)?, input, maps, out_shape)?, x.dtype())
 }
 
 pub fn pad_backward(grad: &Tensor, input: [usize; 3], maps: &[Vec<usize>], in_shape: &[usize]) -> Result<Tensor> {
-    gpu::pad_backward(&float32("pad_backward", grad)?, input, maps, in_shape)
+    narrow(gpu::pad_backward(&float32("pad_backward", grad)?, input, maps, in_shape)?, grad.dtype())
 }

@@ -9,6 +9,7 @@ use crate::core::{DType, Result, Tensor};
 use crate::cpu::pool::Real;
 use crate::cpu::resample::{self, Linear, Tap};
 use crate::ops::copy::contiguous;
+use crate::ops::f16_gpu::through_f32;
 use crate::ops::pool::{
     adaptive_avg_pool, adaptive_avg_pool_backward, check_table, data, data_mut, finish, float_input, three,
 };
@@ -193,8 +194,9 @@ fn gpu_taps(
     (taps, [false; 3])
 }
 
-/// The GPU forward: nearest modes copy words (any GPU dtype); linear modes need float32
-/// (the GPU holds no other float).
+/// The GPU forward: nearest modes copy 4-byte words (any GPU dtype; float16 travels
+/// widened, exactly); linear modes compute in float32 (float16 widened and the result
+/// rounded once, as on the CPU).
 fn gpu_forward(
     x: &Tensor,
     out_shape: &[usize],
@@ -203,15 +205,17 @@ fn gpu_forward(
     scales: Option<&[f64]>,
 ) -> Result<Tensor> {
     let (input, size) = (&x.shape()[2..], &out_shape[2..]);
-    let xc = contiguous(x)?;
-    if mode.is_linear() {
-        if x.dtype() != DType::F32 {
-            bail!(Type, "interpolate ({}): needs a floating-point tensor, got {}", mode.name(), x.dtype());
-        }
-        let (taps, two) = linear_plan::<f32>(input, size, align, scales);
-        return crate::gpu::resample_linear(&xc, &taps, two, out_shape);
+    if mode.is_linear() && !matches!(x.dtype(), DType::F32 | DType::F16) {
+        bail!(Type, "interpolate ({}): needs a floating-point tensor, got {}", mode.name(), x.dtype());
     }
-    crate::gpu::resample_nearest(&xc, &nearest_maps(mode, input, size, scales), out_shape)
+    through_f32(x, |x| {
+        let xc = contiguous(x)?;
+        if mode.is_linear() {
+            let (taps, two) = linear_plan::<f32>(input, size, align, scales);
+            return crate::gpu::resample_linear(&xc, &taps, two, out_shape);
+        }
+        crate::gpu::resample_nearest(&xc, &nearest_maps(mode, input, size, scales), out_shape)
+    })
 }
 
 /// The GPU backward: a gather per input element over the outputs that read it.
@@ -222,11 +226,11 @@ fn gpu_backward(
     align: bool,
     scales: Option<&[f64]>,
 ) -> Result<Tensor> {
-    if g.dtype() != DType::F32 {
+    if !matches!(g.dtype(), DType::F32 | DType::F16) {
         bail!(Type, "interpolate_backward: needs a floating-point tensor, got {}", g.dtype());
     }
     let (taps, two) = gpu_taps(mode, &input_shape[2..], &g.shape()[2..], align, scales);
-    crate::gpu::resample_backward(&contiguous(g)?, &taps, two, input_shape)
+    through_f32(g, |g| crate::gpu::resample_backward(&contiguous(g)?, &taps, two, input_shape))
 }
 
 /// PyTorch's `F.interpolate(x, size, mode=..., align_corners=...)` with the output's

@@ -6,6 +6,7 @@
 //! 'mean' divides by the summed weight of the non-ignored targets, and the smoothing
 //! term is `-sum_c w_c * log p_c` mixed in with weight `label_smoothing / C`.
 
+use crate::ops::f16_gpu::{narrow, widen};
 use rayon::prelude::*;
 
 use crate::bail;
@@ -257,11 +258,12 @@ fn device_targets(t: &Targets, device: crate::core::Device) -> Result<(Tensor, T
     ))
 }
 
-/// [`cross_entropy`] for GPU logits (float32): the reduced loss and the per-sample
-/// logsumexp (a device tensor) for the backward.
+/// [`cross_entropy`] for GPU logits (float32, or float16 computed in float32 and
+/// rounded once, as on the CPU): the reduced loss and the per-sample logsumexp (a
+/// float32 device tensor) for the backward.
 pub fn cross_entropy_gpu(input: &Tensor, t: &Targets) -> Result<(Tensor, Tensor)> {
     use crate::ops::elementwise::{binary, Operand};
-    let x = dense_from_start(input)?;
+    let x = dense_from_start(&widen(input)?)?;
     let (cls, w) = device_targets(t, input.device())?;
     let (losses, lse) = crate::gpu::cross_entropy_rows(&x, &cls, &w, t.inner, t.smoothing, t.w_sum)?;
     let out = match t.reduction {
@@ -277,13 +279,13 @@ pub fn cross_entropy_gpu(input: &Tensor, t: &Targets) -> Result<(Tensor, Tensor)
             )?
         }
     };
-    Ok((out, lse))
+    Ok((narrow(out, input.dtype())?, lse))
 }
 
 /// The gradient of [`cross_entropy_gpu`] with respect to the logits, in one kernel;
 /// `grad` is the loss's incoming gradient (on the same GPU).
 pub fn cross_entropy_backward_gpu(input: &Tensor, t: &Targets, lse: &Tensor, grad: &Tensor) -> Result<Tensor> {
-    let x = dense_from_start(input)?;
+    let x = dense_from_start(&widen(input)?)?;
     let (cls, w) = device_targets(t, input.device())?;
     let g = dense_from_start(&astype(grad, DType::F32)?)?;
     let (stride, scale) = match t.reduction {
@@ -291,5 +293,6 @@ pub fn cross_entropy_backward_gpu(input: &Tensor, t: &Targets, lse: &Tensor, gra
         Reduction::Sum => (0, 1.0),
         Reduction::Mean => (0, 1.0 / t.total_weight()),
     };
-    crate::gpu::cross_entropy_grad(&x, &cls, &w, lse, &g, stride, scale, t.inner, t.smoothing, t.w_sum)
+    let gx = crate::gpu::cross_entropy_grad(&x, &cls, &w, lse, &g, stride, scale, t.inner, t.smoothing, t.w_sum)?;
+    narrow(gx, input.dtype())
 }

@@ -6,6 +6,7 @@ pub mod copy;
 pub mod create;
 pub mod device;
 pub mod elementwise;
+pub(crate) mod f16_gpu;
 pub mod float_io;
 mod image_gpu;
 pub mod index;

@@ -115,10 +115,10 @@ pub fn normalize(x: &Tensor, mean: &[f64], invstd: &[f64], w: Option<&Tensor>, b
 /// Errors unless `r` can hold running statistics for `c` channels.
 pub fn check_running(r: &Tensor, c: usize) -> Result<()> {
     crate::ops::device::cpu_only("batch_norm", &[r])?;
-    if r.shape() != [c] || !r.is_contiguous() || !matches!(r.dtype(), DType::F32 | DType::F64) {
+    if r.shape() != [c] || !r.dtype().is_float() {
         bail!(
             Value,
-            "batch_norm: running statistics must be contiguous float32/float64 tensors of shape ({c},), got {} {:?}",
+            "batch_norm: running statistics must be floating-point tensors of shape ({c},), got {} {:?}",
             r.dtype(),
             r.shape()
         );
@@ -126,16 +126,14 @@ pub fn check_running(r: &Tensor, c: usize) -> Result<()> {
     Ok(())
 }
 
-/// `r = (1 - momentum) * r + momentum * v`, in place, for a float32/float64 `r`.
+/// `r = (1 - momentum) * r + momentum * v`, in place, for a floating-point `r` (any
+/// layout; the blend is computed in float64 and rounded once to `r`'s dtype).
 pub fn blend_into(r: &Tensor, v: &[f64], momentum: f64) -> Result<()> {
     check_running(r, v.len())?;
     r.check_writable()?;
     let old = to_f64_vec(r)?;
     let new: Vec<f64> = old.iter().zip(v).map(|(o, x)| (1.0 - momentum) * o + momentum * x).collect();
-    let src = astype(&Tensor::from_vec(&new, &[v.len()])?, r.dtype())?;
-    // SAFETY: same dtype and length, contiguous, r checked writable.
-    unsafe { std::ptr::copy_nonoverlapping(src.data_ptr(), r.data_ptr(), v.len() * r.dtype().size()) };
-    Ok(())
+    crate::ops::copy::assign(r, &Tensor::from_vec(&new, &[v.len()])?)
 }
 
 /// The training-mode gradient: `(gx, gw, gb)` from the output gradient `gy`, with

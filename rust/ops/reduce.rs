@@ -8,6 +8,7 @@ use crate::cpu::reduce::{reduce as run, Max, Min, Prod, Sum};
 use crate::cpu::strided::MultiPlan;
 use crate::ops::copy::{astype, contiguous, fill};
 use crate::ops::elementwise::{binary, unary, Operand};
+use crate::ops::f16_gpu::{narrow, through_f32, widen};
 use crate::ops::table::{BinaryOp, UnaryOp};
 use crate::with_dtype;
 
@@ -261,7 +262,7 @@ pub fn arg_extreme(x: &Tensor, axis: Option<i64>, keepdims: bool, max: bool) -> 
     }
     let out = if x.device().is_gpu() {
         // int32 indices: the GPU holds no int64 (as `arange` there).
-        crate::gpu::arg_extreme(&src, a, max)?
+        crate::gpu::arg_extreme(&widen(&src)?, a, max)?
     } else {
         let mut oshape = src.shape().to_vec();
         oshape.remove(a);
@@ -284,7 +285,7 @@ pub fn softmax(x: &Tensor, axis: i64, log: bool) -> Result<Tensor> {
     let xf = float_of(x)?;
     let src = if xf.ndim() == 0 { xf.reshape(&[1])? } else { xf.clone() };
     if src.device().is_gpu() {
-        let out = crate::gpu::softmax(&src, a, log)?;
+        let out = through_f32(&src, |s| crate::gpu::softmax(s, a, log))?;
         return Ok(out.with_layout(Layout::contiguous(xf.shape())?));
     }
     let compute = if src.dtype() == DType::F64 { DType::F64 } else { DType::F32 };
@@ -315,17 +316,22 @@ pub fn cumulative(x: &Tensor, axis: Option<i64>, prod: bool, dtype: Option<DType
     };
     let target =
         dtype.unwrap_or_else(|| if x.dtype().is_float() { x.dtype() } else { sum_dtype_on(x.dtype(), x.device()) });
-    let src = if src.dtype() == target { src } else { astype(&src, target)? };
-    if src.device().is_gpu() {
-        return crate::gpu::cumulative(&src, a, prod);
-    }
-    let out = Tensor::for_overwrite(src.shape(), target)?;
-    if src.numel() > 0 {
-        with_dtype!(target, T => unsafe {
-            crate::cpu::axis::along::<T, T>(&src, &out, a, |p, s, o, so, n| crate::cpu::axis::cumulative(p, s, o, so, n, prod))
-        });
-    }
-    Ok(out)
+    // float16/bfloat16 accumulate in float32 and round each running value once (as
+    // PyTorch does, and as sums do here): a float16 accumulator stalls at 2048.
+    let acc = if matches!(target, DType::F16 | DType::BF16) { DType::F32 } else { target };
+    let src = if src.dtype() == acc { src } else { astype(&src, acc)? };
+    let out = if src.device().is_gpu() {
+        crate::gpu::cumulative(&src, a, prod)?
+    } else {
+        let out = Tensor::for_overwrite(src.shape(), acc)?;
+        if src.numel() > 0 {
+            with_dtype!(acc, T => unsafe {
+                crate::cpu::axis::along::<T, T>(&src, &out, a, |p, s, o, so, n| crate::cpu::axis::cumulative(p, s, o, so, n, prod))
+            });
+        }
+        out
+    };
+    narrow(out, target)
 }
 
 /// Stable sort along `axis`: (values, indices).
@@ -335,8 +341,9 @@ pub fn sort(x: &Tensor, axis: i64, descending: bool) -> Result<(Tensor, Tensor)>
     let shape: Vec<i64> = x.shape().iter().map(|&d| d as i64).collect();
     if src.device().is_gpu() {
         // int32 indices: the GPU holds no int64 (as argmax there).
-        let (v, i) = crate::gpu::sort(&src, a, descending)?;
-        return Ok((contiguous(&v)?.reshape(&shape)?, contiguous(&i)?.reshape(&shape)?));
+        let (v, i) = crate::gpu::sort(&widen(&src)?, a, descending)?;
+        let v = narrow(contiguous(&v)?, src.dtype())?;
+        return Ok((v.reshape(&shape)?, contiguous(&i)?.reshape(&shape)?));
     }
     let vals = Tensor::for_overwrite(src.shape(), src.dtype())?;
     let idx = Tensor::for_overwrite(src.shape(), DType::I64)?;
@@ -367,7 +374,7 @@ pub fn searchsorted(seq: &Tensor, values: &Tensor, right: bool) -> Result<Tensor
     let v = astype(values, dt)?;
     if gpu {
         // int32 positions: the GPU holds no int64.
-        return crate::gpu::searchsorted(&contiguous(&s)?, &contiguous(&v)?, right);
+        return crate::gpu::searchsorted(&contiguous(&widen(&s)?)?, &contiguous(&widen(&v)?)?, right);
     }
     let out = Tensor::for_overwrite(values.shape(), DType::I64)?;
     with_dtype!(dt, T => {
@@ -396,8 +403,8 @@ pub fn unique(x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
             let empty = |d: DType| crate::ops::create::full_on(&[0], Scalar::Int(0), d, dev);
             return Ok((empty(x.dtype())?, empty(DType::I32)?.reshape(&shape)?, empty(DType::I32)?));
         }
-        let (u, inverse, counts) = crate::gpu::unique(&flat)?;
-        return Ok((u, inverse.reshape(&shape)?, counts));
+        let (u, inverse, counts) = crate::gpu::unique(&widen(&flat)?)?;
+        return Ok((narrow(u, flat.dtype())?, inverse.reshape(&shape)?, counts));
     }
     let (vals, idx) = sort(&flat, 0, false)?;
     let n = flat.numel();

@@ -86,6 +86,12 @@ pub fn scatter_add(out: &Tensor, dim: i64, index: &Tensor, src: &Tensor) -> Resu
 /// The GPU path: the index is bounds-checked on the host (a readback when it lives on
 /// the GPU), then the atomic scatter-add kernel runs over the used part of `src`.
 fn gpu_scatter_add(out: &Tensor, d: usize, index: &Tensor, src: &Tensor, device: u32) -> Result<()> {
+    if out.dtype() == DType::F16 {
+        // No 16-bit atomics: accumulate in a float32 copy, then round each element once.
+        let acc = crate::ops::f16_gpu::widen(out)?;
+        gpu_scatter_add(&acc, d, index, src, device)?;
+        return crate::ops::copy::assign(out, &acc);
+    }
     let host = astype(&crate::ops::copy::on_cpu(index)?, DType::I64)?;
     let limit = out.shape()[d] as i64;
     // SAFETY: host is a fresh contiguous int64 tensor.

@@ -2,6 +2,7 @@
 //! float64 by one-sided Jacobi (`cpu/svd.rs`) and returned in the input's float dtype.
 //! GPU tensors (float32) run the same algorithm in float32 (`shaders/svd.wgsl`).
 
+use crate::ops::f16_gpu::{narrow, through_f32, widen};
 use rayon::prelude::*;
 
 use crate::bail;
@@ -23,7 +24,7 @@ pub fn svdvals(x: &Tensor) -> Result<Tensor> {
         bail!(Type, "svdvals: expected a floating-point tensor, got {}", x.dtype());
     }
     if x.device().is_gpu() {
-        return crate::gpu::svdvals(x);
+        return through_f32(x, crate::gpu::svdvals);
     }
     let nd = x.ndim();
     let (m, n) = (x.shape()[nd - 2], x.shape()[nd - 1]);
@@ -79,7 +80,8 @@ pub fn svd_factors(x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
         svdvals(x)?;
     }
     if x.device().is_gpu() {
-        return crate::gpu::svd_factors(x);
+        let (u, s, vh) = crate::gpu::svd_factors(&widen(x)?)?;
+        return Ok((narrow(u, x.dtype())?, narrow(s, x.dtype())?, narrow(vh, x.dtype())?));
     }
     let (m, n) = (x.shape()[nd - 2], x.shape()[nd - 1]);
     let (k, len) = (m.min(n), m.max(n));

@@ -34,7 +34,6 @@ fn gather_md(n: usize, nb: usize, rest: &Layout, insert_at: usize) -> Result<Vec
 /// (shape: rest[..insert_at] + [offs.numel()] + rest[insert_at..]).
 fn run(entry: &str, data: &Tensor, dense: &Tensor, offs: &Tensor, rest: &Layout, insert_at: usize) -> Result<()> {
     check_dtype(data.dtype(), "indexing")?;
-    crate::gpu::no_f16(data.dtype(), "advanced indexing")?;
     let n = dense.numel();
     if n == 0 {
         return Ok(());

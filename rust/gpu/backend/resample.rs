@@ -65,8 +65,10 @@ fn run(entry: &str, md: &[u32], src: &Tensor, out_shape: &[usize], dtype: DType)
     Ok(out)
 }
 
-/// Nearest-neighbour resampling of `x` (any GPU dtype) by per-axis source maps (three).
+/// Nearest-neighbour resampling of `x` (any 4-byte GPU dtype: the kernel moves words)
+/// by per-axis source maps (three).
 pub fn resample_nearest(x: &Tensor, maps: &[Vec<usize>], out_shape: &[usize]) -> Result<Tensor> {
+    crate::gpu::no_f16(x.dtype(), "nearest interpolation")?;
     let (planes, input) = spatial(x.shape());
     let output = [maps[0].len(), maps[1].len(), maps[2].len()];
     let mut md = header(planes, input, output, [false; 3])?;

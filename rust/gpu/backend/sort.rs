@@ -23,6 +23,7 @@ const WG: usize = 256;
 /// the padded work buffers, contiguous exactly when `a` is the last axis and the row
 /// length a power of two.
 pub fn sort(x: &Tensor, a: usize, descending: bool) -> Result<(Tensor, Tensor)> {
+    crate::gpu::no_f16(x.dtype(), "sort")?;
     let ctx = context_of(&[x])?;
     let shape = x.shape().to_vec();
     if x.numel() == 0 {

@@ -26,6 +26,7 @@ fn count32(n: usize, what: &str) -> Result<u32> {
 /// Insertion points (int32, shaped like `values`) of the contiguous `values` into the
 /// sorted, contiguous 1-D `seq` of the same dtype; `right` puts them after equal elements.
 pub fn searchsorted(seq: &Tensor, values: &Tensor, right: bool) -> Result<Tensor> {
+    crate::gpu::no_f16(seq.dtype(), "searchsorted")?;
     let ctx = context_of(&[seq, values])?;
     let out = empty(values.shape(), DType::I32, ctx.index)?;
     let count = count32(values.numel(), "searchsorted")?;

@@ -1,7 +1,7 @@
 """Normalisation layers' maths: batch, layer, group and RMS norm, composed from
 differentiable reductions (mean, biased variance, rsqrt) so autograd covers them.
 Batch norm runs as a fused Rust kernel (``_core._batch_norm``, on the CPU and for float32
-GPU tensors); the others are
+and float16 GPU tensors); the others are
 candidates for fusing later, and each lives in one function for that reason."""
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     PyTorch does. Otherwise the running estimates normalise."""
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an (N, C, *) input, got shape {tuple(input.shape)}")
-    if input.device.type == "cpu" or input.dtype.name == "float32":
-        # One fused pass (CPU, or GPU kernels for float32) for the statistics, the output
+    if input.device.type == "cpu" or input.dtype.name in ("float32", "float16"):
+        # One fused pass (CPU, or GPU kernels computing in float32) for the statistics, the output
         # and the running update, and one for the training gradient; the composed form
         # below is the general path (other GPU dtypes).
         return _core._batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
