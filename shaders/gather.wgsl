@@ -7,7 +7,10 @@
 // scatter: data[offs[b] + rest_offset] = dense[i]   (t[idx] = v; a repeated position
 //          keeps one of the values, as numpy and PyTorch leave unspecified)
 // Placeholder: T element type.
-// md: [n, nb, post, nrest, rest_shape[nrest], rest_strides[nrest]]
+// md: [n, nb, post, nrest, rest_shape[nrest], rest_strides[nrest], base, lo, len]
+// Tensors bigger than one storage binding run in passes over windows: this pass covers
+// dense positions [base, base + n) (bound from `base`) and indexed offsets [lo, lo +
+// len) (bound from `lo`); positions whose offset falls outside are left to other passes.
 @group(0) @binding(1) var<storage, read_write> dst: array<{{T}}>;
 @group(0) @binding(2) var<storage, read> src: array<{{T}}>;
 @group(0) @binding(3) var<storage, read> offs: array<u32>;
@@ -31,13 +34,28 @@ fn indexed_offset(i: u32) -> u32 {
     return off;
 }
 
+// The window-relative offset in the indexed tensor of dense position `base + i`, or
+// 0xffffffff when it falls outside this pass' window.
+fn windowed_offset(i: u32) -> u32 {
+    let at = 4u + 2u * md[3];
+    let o = indexed_offset(md[at] + i);
+    let lo = md[at + 1u];
+    if (o < lo || o - lo >= md[at + 2u]) {
+        return 0xffffffffu;
+    }
+    return o - lo;
+}
+
 @compute @workgroup_size(256)
 fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = linear_id(gid, nwg);
     if (i >= md[0]) {
         return;
     }
-    dst[i] = src[indexed_offset(i)];
+    let o = windowed_offset(i);
+    if (o != 0xffffffffu) {
+        dst[i] = src[o];
+    }
 }
 
 @compute @workgroup_size(256)
@@ -46,5 +64,8 @@ fn scatter(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     if (i >= md[0]) {
         return;
     }
-    dst[indexed_offset(i)] = src[i];
+    let o = windowed_offset(i);
+    if (o != 0xffffffffu) {
+        dst[o] = src[i];
+    }
 }

@@ -7,7 +7,9 @@
 // Placeholders: A atomic element type (i32 or u32), I index type (i32 or u32),
 // T src element type, ACCUMULATE statements adding `v` at `dst[o]`.
 // md: [n, nd, d, limit, out_offset, idx_offset, src_offset,
-//      shape[nd] (index's), out_strides[nd], idx_strides[nd], src_strides[nd]]
+//      shape[nd] (index's), out_strides[nd], idx_strides[nd], src_strides[nd], lo, len]
+// An `out` bigger than one storage binding is updated in passes: this pass binds out's
+// elements [lo, lo + len) from `lo` and skips targets outside them.
 @group(0) @binding(1) var<storage, read_write> dst: array<atomic<{{A}}>>;
 @group(0) @binding(2) var<storage, read> idx: array<{{I}}>;
 @group(0) @binding(3) var<storage, read> src: array<{{T}}>;
@@ -42,5 +44,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
         oo = oo + c * md[7u + nd + k - 1u];
     }
-    accumulate(oo, src[so]);
+    let lo = md[7u + 4u * nd];
+    if (oo >= lo && oo - lo < md[8u + 4u * nd]) {
+        accumulate(oo - lo, src[so]);
+    }
 }

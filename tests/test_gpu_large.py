@@ -1,7 +1,12 @@
 """Tensors larger than the adapter's largest storage binding (128 MiB on lavapipe):
-elementwise kernels, copies and casts split their launch into binding-sized windows;
-other kernels refuse such tensors with a clear error instead of failing in the driver.
-Tensors larger than the adapter's largest buffer are refused at allocation."""
+elementwise kernels, copies, casts, reductions, the optimizer step, indexing and
+scatter-add bind windows of the big buffer; row kernels (softmax, arg-reductions,
+running sums, sorting, cross-entropy) run on pieces cut along the axes they do not
+mix; matmul runs in blocks of rows and columns. Kernels that can do neither yet
+(convolution, pooling, padding, interpolation, batch norm, unique)
+refuse such tensors with a clear error instead of failing in the driver, as does a
+single row longer than a binding. Tensors larger than the adapter's largest buffer are
+refused at allocation."""
 
 from __future__ import annotations
 
@@ -65,10 +70,91 @@ def test_reductions_split_tensors_larger_than_a_binding(big, gpu_device):
     np.testing.assert_allclose(x[-1000:].sum().item(), big[-1000:].sum(), rtol=1e-6)
 
 
+def as_matrix(big: np.ndarray, cols: int) -> np.ndarray:
+    return big[: big.size // cols * cols].reshape(-1, cols)
+
+
+def test_row_kernels_run_in_pieces(big, gpu_device):
+    m = as_matrix(big, 1000) * 0.001 - 0.5
+    m[3, 7] = 9.0
+    g = fg.tensor(m).to(gpu_device)
+    rows = slice(0, None, 4099)  # compare a sample of rows, across every piece
+    sm = fg.softmax(g, axis=1).cpu().numpy()[rows]
+    e = np.exp(m[rows] - m[rows].max(axis=1, keepdims=True))
+    np.testing.assert_allclose(sm, e / e.sum(axis=1, keepdims=True), rtol=2e-5, atol=1e-7)
+    np.testing.assert_array_equal(fg.argmax(g, axis=1).cpu().numpy(), m.argmax(axis=1))
+    np.testing.assert_array_equal(fg.argmin(g.T, axis=0).cpu().numpy(), m.argmin(axis=1))
+    cs = fg.cumsum(g, axis=1).cpu().numpy()[rows]
+    np.testing.assert_allclose(cs, np.cumsum(m[rows], axis=1), rtol=1e-5, atol=1e-3)
+    got = fg.sort(g[:, :512], axis=1).cpu().numpy()  # strided rows of a power-of-two length
+    np.testing.assert_array_equal(got[rows], np.sort(m[rows, :512], axis=1))
+
+
+def test_cross_entropy_and_its_gradient_run_in_pieces(big, gpu_device):
+    m = as_matrix(big, 500) * 0.002
+    target = (np.arange(m.shape[0]) * 7 % 500).astype(np.int32)
+    x = fg.tensor(m).to(gpu_device)
+    x.requires_grad = True
+    loss = fg.nn.functional.cross_entropy(x, fg.tensor(target).to(gpu_device), reduction="sum")
+    loss.backward()
+    shifted = m - m.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(shifted.astype(np.float64)).sum(axis=1))
+    want = (lse - shifted[np.arange(len(target)), target]).sum()
+    np.testing.assert_allclose(loss.item(), want, rtol=1e-4)
+    rows = slice(0, None, 3001)
+    p = np.exp(shifted[rows] - lse[rows, None])
+    p[np.arange(p.shape[0]), target[rows]] -= 1
+    np.testing.assert_allclose(x.grad.cpu().numpy()[rows], p, rtol=1e-4, atol=1e-6)
+
+
+def test_indexing_a_big_table_and_its_gradient(big, gpu_device):
+    table = as_matrix(big, 256)
+    ids = np.array([0, 5, table.shape[0] - 1, table.shape[0] // 2, 5], np.int32)
+    w = fg.tensor(table).to(gpu_device)
+    w.requires_grad = True
+    rows = fg.nn.functional.embedding(fg.tensor(ids).to(gpu_device), w)
+    np.testing.assert_array_equal(rows.cpu().numpy(), table[ids])
+    (rows * 2.0).sum().backward()
+    grad = w.grad
+    for i, want in [(5, 4.0), (0, 2.0), (table.shape[0] - 1, 2.0), (1, 0.0)]:
+        np.testing.assert_array_equal(grad[i].cpu().numpy(), np.full(256, want, np.float32))
+    assert grad.sum().item() == 2.0 * 5 * 256
+    with fg.no_grad():
+        w[fg.tensor(ids[:3]).to(gpu_device)] = -1.0  # assignment through the windows
+    np.testing.assert_array_equal(w[table.shape[0] - 1].detach().cpu().numpy(), np.full(256, -1, np.float32))
+    np.testing.assert_array_equal(w[1].detach().cpu().numpy(), table[1])
+
+
+def test_optimizer_steps_a_big_parameter(big, gpu_device):
+    p = fg.tensor(big.copy()).to(gpu_device)
+    p.requires_grad = True
+    opt = fg.optim.Adam([p], lr=0.5)
+    p.grad = fg.ones(big.size, device=gpu_device)
+    opt.step()
+    opt.step()
+    got = p.detach()
+    for i in [0, 1, big.size // 2, big.size - 1]:
+        assert got[i].item() == pytest.approx(big[i] - 1.0, abs=1e-4), i
+
+
 def test_kernels_that_cannot_split_say_so(big, gpu_device):
     x = fg.tensor(big).to(gpu_device)
     with pytest.raises(MemoryError, match="storage binding"):
-        fg.softmax(x, axis=0)
+        fg.softmax(x, axis=0)  # one row longer than a binding
+    with pytest.raises(MemoryError, match="storage binding"):
+        fg.nn.functional.avg_pool1d(x[: big.size // 64 * 64].reshape(1, -1, 64), 2)
+
+
+def test_matmul_runs_in_blocks(big, gpu_device):
+    a = as_matrix(big, 64) * 0.001
+    w = np.linspace(-1, 1, 64 * 3, dtype=np.float32).reshape(64, 3)
+    got = (fg.tensor(a).to(gpu_device) @ fg.tensor(w).to(gpu_device)).cpu().numpy()
+    np.testing.assert_allclose(got, a @ w, rtol=1e-4, atol=1e-4)
+    # The big operand on the right, through a transposed view, in a batch of two.
+    left = np.stack([w.T, -w.T])
+    got = (fg.tensor(left).to(gpu_device) @ fg.tensor(a).to(gpu_device).T).cpu().numpy()
+    cols = slice(0, None, 997)
+    np.testing.assert_allclose(got[:, :, cols], (left @ a.T)[:, :, cols], rtol=1e-4, atol=1e-4)
 
 
 def test_tensors_beyond_the_largest_buffer_are_refused(gpu_device):

@@ -3,13 +3,13 @@
 //! atomic scatter-add that accumulating scatters and indexing gradients use.
 
 use super::kernels::{aliased, buffer, context_of, word};
-use super::launch::{grid, launch};
+use super::launch::{grid, launch_windows, Window};
 use super::pipelines::pipeline;
 use crate::bail;
 use crate::core::{DType, Error, Layout, Result, Tensor};
-use crate::gpu::check_dtype;
 use crate::gpu::shaders::Family;
 use crate::gpu::shaders_rows::{element_subs, scatter_add_subs};
+use crate::gpu::{check_dtype, element_size};
 
 const WG: u64 = 256;
 
@@ -31,7 +31,9 @@ fn gather_md(n: usize, nb: usize, rest: &Layout, insert_at: usize) -> Result<Vec
 }
 
 /// Runs gather.wgsl's `entry` between the indexed tensor `data` and the dense `dense`
-/// (shape: rest[..insert_at] + [offs.numel()] + rest[insert_at..]).
+/// (shape: rest[..insert_at] + [offs.numel()] + rest[insert_at..], from element 0 of its
+/// buffer). Buffers larger than one storage binding are bound in windows, one pass per
+/// pair of windows (dense positions x indexed offsets).
 fn run(entry: &str, data: &Tensor, dense: &Tensor, offs: &Tensor, rest: &Layout, insert_at: usize) -> Result<()> {
     check_dtype(data.dtype(), "indexing")?;
     let n = dense.numel();
@@ -41,9 +43,39 @@ fn run(entry: &str, data: &Tensor, dense: &Tensor, offs: &Tensor, rest: &Layout,
     let ctx = context_of(&[data, dense, offs])?;
     let md = gather_md(n, offs.numel(), rest, insert_at)?;
     let p = pipeline(&ctx, Family::Gather, entry, &element_subs(data.dtype()))?;
-    let (writes, reads) = if entry == "gather" { (dense, data) } else { (data, dense) };
-    let bufs = [buffer(writes)?.raw(), buffer(reads)?.raw(), buffer(offs)?.raw()];
-    launch(&ctx, &p, &md, &bufs, grid(&ctx, (n as u64).div_ceil(WG))?)
+    let (db, xb, ob) = (buffer(dense)?.raw(), buffer(data)?.raw(), buffer(offs)?.raw());
+    let es = element_size(data.dtype()) as u64;
+    let max = ctx.limits.max_storage_buffer_binding_size;
+    let align = u64::from(ctx.limits.min_storage_buffer_offset_alignment);
+    // Elements per window: aligned starts, whole words.
+    let step = |b: &wgpu::Buffer| if b.size() <= max { b.size() / es } else { (max - align) / align * align / es };
+    let (dense_step, data_step) = (step(db), step(xb));
+    let data_len = xb.size() / es;
+    let mut base = 0u64;
+    while base < n as u64 {
+        let count = dense_step.min(n as u64 - base);
+        let dense_win = window(db, base * es, count * es);
+        let mut lo = 0u64;
+        while lo < data_len {
+            let len = data_step.min(data_len - lo);
+            let mut md = md.clone();
+            md[0] = count as u32;
+            md.extend([base as u32, lo as u32, len as u32]);
+            let data_win = window(xb, lo * es, len * es);
+            let (writes, reads) =
+                if entry == "gather" { (dense_win.clone(), data_win) } else { (data_win, dense_win.clone()) };
+            let wins = [writes, reads, Window { buffer: ob, offset: 0, size: None }];
+            launch_windows(&ctx, &p, &md, &wins, grid(&ctx, count.div_ceil(WG))?)?;
+            lo += len;
+        }
+        base += count;
+    }
+    Ok(())
+}
+
+/// `bytes` bytes of `b` from `offset`, rounded up to whole words within the buffer.
+fn window(b: &wgpu::Buffer, offset: u64, bytes: u64) -> Window<'_> {
+    Window { buffer: b, offset, size: Some(bytes.next_multiple_of(4).min(b.size() - offset)) }
 }
 
 /// `out = data[offs + rest]`: `out` is fresh, contiguous and of `data`'s dtype; `offs`
@@ -90,6 +122,23 @@ pub fn scatter_add(out: &Tensor, d: usize, index: &Tensor, src: &Tensor) -> Resu
         }
     }
     let p = pipeline(&ctx, Family::ScatterAdd, "main", &scatter_add_subs(out.dtype(), index.dtype()))?;
-    let bufs = [buffer(out)?.raw(), buffer(index)?.raw(), buffer(src)?.raw()];
-    launch(&ctx, &p, &md, &bufs, grid(&ctx, (n as u64).div_ceil(WG))?)
+    let (ob, ib, sb) = (buffer(out)?.raw(), buffer(index)?.raw(), buffer(src)?.raw());
+    let max = ctx.limits.max_storage_buffer_binding_size;
+    let align = u64::from(ctx.limits.min_storage_buffer_offset_alignment);
+    let total = ob.size() / 4;
+    let step = if ob.size() <= max { total } else { (max - align) / align * align / 4 };
+    let mut lo = 0;
+    while lo < total {
+        let len = step.min(total - lo);
+        let mut md = md.clone();
+        md.extend([lo as u32, len as u32]);
+        let wins = [
+            window(ob, lo * 4, len * 4),
+            Window { buffer: ib, offset: 0, size: None },
+            Window { buffer: sb, offset: 0, size: None },
+        ];
+        launch_windows(&ctx, &p, &md, &wins, grid(&ctx, (n as u64).div_ceil(WG))?)?;
+        lo += len;
+    }
+    Ok(())
 }

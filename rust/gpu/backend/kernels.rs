@@ -596,6 +596,9 @@ pub fn matmul(
     if out.numel() == 0 {
         return Ok(());
     }
+    if !super::pieces::bindable(&[out, a, b])? {
+        return matmul_in_pieces(out, a, la, b, lb, m, n, k);
+    }
     let max = ctx.limits.max_compute_workgroups_per_dimension as usize;
     if nbatch > max {
         bail!(Value, "matmul: {nbatch} batched products exceed the GPU grid ({max}); reshape into fewer batches");
@@ -619,4 +622,60 @@ pub fn matmul(
         bail!(Value, "matmul: a {m}x{n} result exceeds the GPU grid");
     }
     launch(&ctx, &p, &md, &[buffer(out)?.raw(), buffer(a)?.raw(), buffer(b)?.raw()], groups)
+}
+
+/// [`matmul`] with an operand larger than one storage binding: each batched product is
+/// cut into blocks of rows of `a` and columns of `b` that fit a quarter of a binding;
+/// each block's operands are copied into fresh tensors (the copy kernel windows the big
+/// buffers), multiplied, and the product copied into its block of `out`.
+#[allow(clippy::too_many_arguments)]
+fn matmul_in_pieces(
+    out: &Tensor,
+    a: &Tensor,
+    la: &Layout,
+    b: &Tensor,
+    lb: &Layout,
+    m: usize,
+    n: usize,
+    k: usize,
+) -> Result<()> {
+    let limit = (buffer(out)?.ctx().limits.max_storage_buffer_binding_size / 16) as usize;
+    if 4 * k > limit {
+        bail!(OutOfMemory, "matmul: a row of {k} values is more than a storage binding's pieces hold ({limit} bytes)");
+    }
+    let rows = (limit / (4 * k)).min(limit / 4).max(1).min(m);
+    let cols = (limit / (4 * k)).min(limit / (4 * rows)).max(1).min(n);
+    let bd = la.ndim() - 2;
+    let nbatch: usize = la.shape[..bd].iter().product();
+    let lo = out.layout();
+    // (shape, strides, offset) of matrix `i` of a batched layout, as a 2-D layout.
+    let matrix = |l: &Layout, i: usize| -> Layout {
+        let mut offset = l.offset as isize;
+        let mut rem = i;
+        for d in (0..bd).rev() {
+            offset += (rem % l.shape[d]) as isize * l.strides[d];
+            rem /= l.shape[d];
+        }
+        let (r, c) = (l.shape[bd], l.shape[bd + 1]);
+        Layout { shape: [r, c][..].into(), strides: l.strides[bd..].into(), offset: offset as usize }
+    };
+    let block = |l: &Layout, r0: usize, r: usize, c0: usize, c: usize| -> Layout {
+        let offset = l.offset as isize + r0 as isize * l.strides[0] + c0 as isize * l.strides[1];
+        Layout { shape: [r, c][..].into(), strides: l.strides.clone(), offset: offset as usize }
+    };
+    for i in 0..nbatch {
+        let (ma, mb, mo) = (matrix(la, i), matrix(lb, i), matrix(lo, i));
+        for r0 in (0..m).step_by(rows) {
+            let r = rows.min(m - r0);
+            let ap = crate::ops::copy::contiguous_copy(&a.with_layout(block(&ma, r0, r, 0, k)))?;
+            for c0 in (0..n).step_by(cols) {
+                let c = cols.min(n - c0);
+                let bp = crate::ops::copy::contiguous_copy(&b.with_layout(block(&mb, 0, k, c0, c)))?;
+                let op = empty(&[r, c], out.dtype(), buffer(out)?.ctx().index)?;
+                matmul(&op, &ap, ap.layout(), &bp, bp.layout(), r, c, k)?;
+                crate::ops::copy::assign(&out.with_layout(block(&mo, r0, r, c0, c)), &op)?;
+            }
+        }
+    }
+    Ok(())
 }

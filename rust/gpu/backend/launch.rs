@@ -32,6 +32,7 @@ pub fn launch(
 }
 
 /// One binding: `size` bytes of `buffer` from byte `offset` (the rest of it for `None`).
+#[derive(Clone)]
 pub struct Window<'a> {
     pub buffer: &'a wgpu::Buffer,
     pub offset: u64,

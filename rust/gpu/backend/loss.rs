@@ -5,10 +5,12 @@
 
 use super::kernels::{buffer, context_of};
 use super::launch::{grid, launch};
+use super::pieces::bindable;
 use super::pipelines::pipeline;
 use super::transfer::empty;
 use crate::core::{DType, Error, Result, Tensor};
 use crate::gpu::shaders::Family;
+use crate::ops::copy::{assign, contiguous_copy};
 
 /// The fixed part of the metadata: `[rows, C, inner, smoothing, w_sum]`.
 fn head(rows: usize, classes: usize, inner: usize, smoothing: f64, w_sum: f64) -> Result<Vec<u32>> {
@@ -34,6 +36,18 @@ pub fn cross_entropy_rows(
     let loss = empty(&[rows], DType::F32, ctx.index)?;
     let lse = empty(&[rows], DType::F32, ctx.index)?;
     if rows == 0 {
+        return Ok((loss, lse));
+    }
+    if !bindable(&[logits])? {
+        for (n0, len, per) in batches(logits)? {
+            let (x, c) = (
+                contiguous_copy(&logits.narrow(0, n0, len)?)?,
+                contiguous_copy(&cls.narrow(0, n0 * per as i64, len * per)?)?,
+            );
+            let (l, s) = cross_entropy_rows(&x, &c, weight, inner, smoothing, w_sum)?;
+            assign(&loss.narrow(0, n0 * per as i64, len * per)?, &l)?;
+            assign(&lse.narrow(0, n0 * per as i64, len * per)?, &s)?;
+        }
         return Ok((loss, lse));
     }
     let md = head(rows, classes, inner, smoothing, w_sum)?;
@@ -65,6 +79,17 @@ pub fn cross_entropy_grad(
     if n == 0 {
         return Ok(out);
     }
+    if !bindable(&[logits, &out])? {
+        for (n0, len, per) in batches(logits)? {
+            let rows = |t: &Tensor| contiguous_copy(&t.narrow(0, n0 * per as i64, len * per)?);
+            let x = contiguous_copy(&logits.narrow(0, n0, len)?)?;
+            let g = if g_stride == 0 { upstream.clone() } else { rows(upstream)? };
+            let gx =
+                cross_entropy_grad(&x, &rows(cls)?, weight, &rows(lse)?, &g, g_stride, scale, inner, smoothing, w_sum)?;
+            assign(&out.narrow(0, n0, len)?, &gx)?;
+        }
+        return Ok(out);
+    }
     let mut md = head(cls.numel(), weight.numel(), inner, smoothing, w_sum)?;
     md.extend([g_stride as u32, (scale as f32).to_bits()]);
     let p = pipeline(&ctx, Family::Xent, "backward", &[])?;
@@ -78,4 +103,22 @@ pub fn cross_entropy_grad(
     ];
     launch(&ctx, &p, &md, &bufs, grid(&ctx, (n as u64).div_ceil(256))?)?;
     Ok(out)
+}
+
+/// Batches of the `(N, C, *)` logits that each fit a quarter of a storage binding:
+/// `(first sample, samples, rows per sample)`; the per-sample tensors hold `N * rows`.
+fn batches(logits: &Tensor) -> Result<Vec<(i64, usize, usize)>> {
+    let shape = logits.shape();
+    let ctx = buffer(logits)?.ctx();
+    let sample = 4 * shape[1..].iter().product::<usize>();
+    let limit = (ctx.limits.max_storage_buffer_binding_size / 4) as usize;
+    if shape.len() < 2 || sample > limit {
+        return Err(Error::OutOfMemory(format!(
+            "cross_entropy: one sample's logits {shape:?} take more than a quarter of a storage binding ({} bytes)",
+            4 * limit
+        )));
+    }
+    let per = (limit / sample).max(1);
+    let rows = shape[2..].iter().product::<usize>();
+    Ok((0..shape[0]).step_by(per).map(|n0| (n0 as i64, per.min(shape[0] - n0), rows)).collect())
 }

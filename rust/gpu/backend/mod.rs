@@ -11,6 +11,7 @@ mod linalg;
 mod loss;
 mod norm;
 mod optim;
+mod pieces;
 mod pipelines;
 mod registry;
 mod resample;

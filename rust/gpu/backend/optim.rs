@@ -5,7 +5,7 @@
 
 use super::context::Context;
 use super::kernels::{buffer, context_of};
-use super::launch::{grid, launch};
+use super::launch::{grid, launch_windows, Window};
 use super::pipelines::pipeline;
 use crate::bail;
 use crate::core::{Error, Result, Tensor};
@@ -74,24 +74,40 @@ pub fn optimizer_step(
         return Ok(());
     }
     let (entry, flags, hyper) = plan(rule, step, fresh);
-    let word = |t: &Tensor| {
-        u32::try_from(t.layout().offset).map_err(|_| Error::Value("a tensor offset exceeds 32-bit indexing".into()))
-    };
-    let mut md = vec![u32::try_from(n).map_err(|_| Error::Value(format!("{n} elements exceed 32-bit indexing")))?];
-    md.push(word(param)?);
-    md.push(word(grad)?);
-    for k in 0..3 {
-        md.push(state.get(k).map(word).transpose()?.unwrap_or(0));
-    }
-    md.push(flags);
-    md.extend(hyper.iter().map(|&h| (h as f32).to_bits()));
     if state.len() > 3 {
         bail!(Value, "optimizer step: at most 3 state tensors per parameter, got {}", state.len());
     }
-    let mut bufs = vec![buffer(param)?.raw(), buffer(grad)?.raw()];
-    for s in state {
-        bufs.push(buffer(s)?.raw());
-    }
     let p = pipeline(&ctx, Family::Optim, entry, &[])?;
-    launch(&ctx, &p, &md, &bufs, grid(&ctx, (n as u64).div_ceil(256))?)
+    // Elementwise over contiguous tensors: a parameter larger than one storage binding
+    // (a big embedding on lavapipe) is updated in runs that each bind a window of every
+    // buffer.
+    let max = ctx.limits.max_storage_buffer_binding_size;
+    let align = u64::from(ctx.limits.min_storage_buffer_offset_alignment);
+    let run = if all.iter().all(|t| buffer(t).is_ok_and(|b| b.raw().size() <= max)) {
+        n
+    } else {
+        ((max - align) / 4) as usize
+    };
+    let mut i0 = 0;
+    while i0 < n {
+        let len = run.min(n - i0);
+        let mut md = vec![len as u32];
+        let mut windows = Vec::with_capacity(all.len());
+        for t in &all {
+            let b = buffer(t)?.raw();
+            let first = (t.layout().offset + i0) as u64;
+            let (offset, size) = if run == n { (0, None) } else { (first * 4 / align * align, Some(0)) };
+            let rel = u32::try_from(first - offset / 4)
+                .map_err(|_| Error::Value("a tensor offset exceeds 32-bit indexing".into()))?;
+            let size = size.map(|_| ((first + len as u64) * 4 - offset).min(b.size() - offset));
+            md.push(rel);
+            windows.push(Window { buffer: b, offset, size });
+        }
+        md.resize(6, 0);
+        md.push(flags);
+        md.extend(hyper.iter().map(|&h| (h as f32).to_bits()));
+        launch_windows(&ctx, &p, &md, &windows, grid(&ctx, (len as u64).div_ceil(256))?)?;
+        i0 += len;
+    }
+    Ok(())
 }

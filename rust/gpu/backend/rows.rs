@@ -4,6 +4,7 @@
 
 use super::kernels::{buffer, context_of, word};
 use super::launch::{grid, launch};
+use super::pieces::{bindable, in_pieces, Out};
 use super::pipelines::pipeline;
 use super::transfer::empty;
 use crate::bail;
@@ -50,6 +51,11 @@ pub fn softmax(x: &Tensor, a: usize, log: bool) -> Result<Tensor> {
     if x.numel() == 0 {
         return Ok(out);
     }
+    if !bindable(&[x, &out])? {
+        let whole = [Out { full: &out, drops_keep: false }];
+        in_pieces(x, Some(a), &whole, &mut |p| Ok(vec![softmax(p, a, log)?]))?;
+        return Ok(out);
+    }
     let Rows { count: rows, len: n, shape: kshape, strides: ks } = rows_of(a, &[x.layout(), out.layout()])?;
     let mut md = vec![rows as u32, n as u32, kshape.len() as u32, word(x.offset() as isize)?, u32::from(log)];
     md.extend([word(x.strides()[a])?, word(out.strides()[a])?]);
@@ -73,6 +79,11 @@ pub fn arg_extreme(x: &Tensor, a: usize, max: bool) -> Result<Tensor> {
     if rows == 0 {
         return Ok(out);
     }
+    if !bindable(&[x, &out])? {
+        let whole = [Out { full: &out, drops_keep: true }];
+        in_pieces(x, Some(a), &whole, &mut |p| Ok(vec![arg_extreme(p, a, max)?]))?;
+        return Ok(out);
+    }
     let mut md = vec![rows as u32, n as u32, kshape.len() as u32, word(x.offset() as isize)?, word(x.strides()[a])?];
     md.extend(&kshape);
     md.extend(&ks[0]);
@@ -90,6 +101,11 @@ pub fn cumulative(x: &Tensor, a: usize, prod: bool) -> Result<Tensor> {
     let ctx = context_of(&[x])?;
     let out = empty(x.shape(), x.dtype(), ctx.index)?;
     if x.numel() == 0 {
+        return Ok(out);
+    }
+    if !bindable(&[x, &out])? {
+        let whole = [Out { full: &out, drops_keep: false }];
+        in_pieces(x, Some(a), &whole, &mut |p| Ok(vec![cumulative(p, a, prod)?]))?;
         return Ok(out);
     }
     let Rows { count: rows, len: n, shape: kshape, strides: ks } = rows_of(a, &[x.layout(), out.layout()])?;

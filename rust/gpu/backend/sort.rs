@@ -5,6 +5,7 @@
 
 use super::kernels::{buffer, context_of, word};
 use super::launch::{grid, launch};
+use super::pieces::{bindable, in_pieces, Out};
 use super::pipelines::pipeline;
 use super::rows::{rows_of, Rows};
 use super::transfer::empty;
@@ -35,6 +36,15 @@ pub fn sort(x: &Tensor, a: usize, descending: bool) -> Result<(Tensor, Tensor)> 
     let Some(total) = total else {
         bail!(Value, "sort: {rows} rows of {p} (padded) elements exceed the GPU's 32-bit indexing");
     };
+    if !bindable(&[x])? || total as u64 * 4 > ctx.limits.max_storage_buffer_binding_size {
+        let (vals, idx) = (empty(&shape, x.dtype(), ctx.index)?, empty(&shape, DType::I32, ctx.index)?);
+        let whole = [Out { full: &vals, drops_keep: false }, Out { full: &idx, drops_keep: false }];
+        in_pieces(x, Some(a), &whole, &mut |piece| {
+            let (v, i) = sort(piece, a, descending)?;
+            Ok(vec![v, i])
+        })?;
+        return Ok((vals, idx));
+    }
     let vals = empty(&[total], x.dtype(), ctx.index)?;
     let idx = empty(&[total], DType::I32, ctx.index)?;
     let (vb, ib, sb) = (buffer(&vals)?, buffer(&idx)?, buffer(x)?);
