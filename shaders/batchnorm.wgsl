@@ -48,6 +48,18 @@ fn reduce2(a: f32, b: f32, lid: u32) -> vec2<f32> {
     return r;
 }
 
+// Each invocation sums count / 256 values (tens of thousands for a big batch). One
+// running float32 sum would grow far beyond its addends and drift by ~1e-5 relative
+// (the CPU sums in float64), so the loops below sum blocks of BLOCK values and add the
+// block sums. (Kahan summation would be simpler, but drivers may simplify it away:
+// WGSL float maths is not guaranteed to be evaluated exactly as written.)
+const BLOCK: u32 = 256u;
+
+// The end of the block of values from t: BLOCK steps of WG, at most `count`.
+fn block_end(t: u32, count: u32) -> u32 {
+    return min(count, t + BLOCK * WG);
+}
+
 fn channel_of(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wid.y * nwg.x + wid.x;
 }
@@ -64,14 +76,22 @@ fn stats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index)
     let count = md[0] * md[2];
     let m = f32(count);
     var acc = 0.0;
-    for (var t = lid; t < count; t = t + WG) {
-        acc = acc + src[at(c, t)];
+    for (var t = lid; t < count; ) {
+        var block = 0.0;
+        for (let end = block_end(t, count); t < end; t = t + WG) {
+            block = block + src[at(c, t)];
+        }
+        acc = acc + block;
     }
     let mean = reduce2(acc, 0.0, lid).x / m;
     acc = 0.0;
-    for (var t = lid; t < count; t = t + WG) {
-        let d = src[at(c, t)] - mean;
-        acc = acc + d * d;
+    for (var t = lid; t < count; ) {
+        var block = 0.0;
+        for (let end = block_end(t, count); t < end; t = t + WG) {
+            let d = src[at(c, t)] - mean;
+            block = block + d * d;
+        }
+        acc = acc + block;
     }
     let v = reduce2(acc, 0.0, lid).x / m;
     if (lid == 0u) {
@@ -138,11 +158,15 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
     let g_off = md[5];
     var gb = 0.0;
     var gw = 0.0;
-    for (var t = lid; t < count; t = t + WG) {
-        let k = at(c, t) - x_off;
-        let g = gy[g_off + k];
-        gb = gb + g;
-        gw = gw + g * (src[x_off + k] - mean) * invstd;
+    for (var t = lid; t < count; ) {
+        var block = vec2<f32>(0.0, 0.0);
+        for (let end = block_end(t, count); t < end; t = t + WG) {
+            let k = at(c, t) - x_off;
+            let g = gy[g_off + k];
+            block = block + vec2<f32>(g, g * (src[x_off + k] - mean) * invstd);
+        }
+        gb = gb + block.x;
+        gw = gw + block.y;
     }
     let tot = reduce2(gb, gw, lid);
     if (lid == 0u) {

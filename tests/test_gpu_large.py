@@ -2,8 +2,9 @@
 elementwise kernels, copies, casts, reductions, the optimizer step, indexing and
 scatter-add bind windows of the big buffer; row kernels (softmax, arg-reductions,
 running sums, sorting, cross-entropy) run on pieces cut along the axes they do not
-mix; matmul runs in blocks of rows and columns. Kernels that can do neither yet
-(convolution, pooling, padding, interpolation, batch norm, unique)
+mix; matmul runs in blocks of rows and columns; convolution, pooling, padding and
+interpolation in pieces of whole images or planes, batch norm in pieces of whole
+channels. What cannot be cut (a sort for unique)
 refuse such tensors with a clear error instead of failing in the driver, as does a
 single row longer than a binding. Tensors larger than the adapter's largest buffer are
 refused at allocation."""
@@ -142,7 +143,43 @@ def test_kernels_that_cannot_split_say_so(big, gpu_device):
     with pytest.raises(MemoryError, match="storage binding"):
         fg.softmax(x, axis=0)  # one row longer than a binding
     with pytest.raises(MemoryError, match="storage binding"):
-        fg.nn.functional.avg_pool1d(x[: big.size // 64 * 64].reshape(1, -1, 64), 2)
+        fg.nn.functional.avg_pool1d(x.reshape(1, 1, -1), 2)  # one plane longer than a binding
+
+
+F = fg.nn.functional
+IMAGE_OPS = {
+    "conv2d": lambda x: F.conv2d(x, fg.tensor(np.linspace(-1, 1, 4 * 3 * 9, dtype=np.float32).reshape(4, 3, 3, 3))
+                                 .to(x.device), padding=1),
+    "max_pool2d": lambda x: F.max_pool2d(x, 3, stride=2),
+    "avg_pool2d": lambda x: F.avg_pool2d(x, 2),
+    "pad": lambda x: F.pad(x, (1, 2, 2, 1), mode="reflect"),
+    "interpolate": lambda x: F.interpolate(x, scale_factor=0.5, mode="bilinear"),
+    "batch_norm": lambda x: F.batch_norm(x, None, None, training=True),
+}
+
+
+@pytest.mark.parametrize("name", IMAGE_OPS)
+def test_image_ops_and_their_gradients_run_in_pieces(big, gpu_device, name):
+    images = big[: big.size // (3 * 48 * 48) * 3 * 48 * 48].reshape(-1, 3, 48, 48) * 0.001
+    f = IMAGE_OPS[name]
+    x = fg.tensor(images).to(gpu_device)
+    x.requires_grad = True
+    y = f(x)
+    (y * y * y).sum().backward()  # not y * y: batch norm's gradient of that is 0
+    # The CPU's results for a sample of images, one from each piece and the last.
+    picks = list(range(0, images.shape[0], 379)) + [images.shape[0] - 1]
+    if name == "batch_norm":  # statistics over the whole batch: compare everything
+        picks = slice(None)
+    xc = fg.tensor(images[picks])
+    xc.requires_grad = True
+    yc = f(xc)
+    (yc * yc * yc).sum().backward()
+    np.testing.assert_allclose(y.detach()[fg.tensor(np.arange(images.shape[0], dtype=np.int32)[picks]).to(gpu_device)].cpu().numpy(),
+                               yc.detach().numpy(), rtol=2e-5, atol=2e-5)
+    # Gradients sum float32 terms much larger than some results: error relative to the scale.
+    want = xc.grad.numpy()
+    np.testing.assert_allclose(x.grad[fg.tensor(np.arange(images.shape[0], dtype=np.int32)[picks]).to(gpu_device)].cpu().numpy(),
+                               want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
 
 
 def test_matmul_runs_in_blocks(big, gpu_device):

@@ -7,6 +7,7 @@
 use super::context::Context;
 use super::kernels::{self, buffer, context_of, word};
 use super::launch::{grid, launch};
+use super::pieces::{by_planes, too_big};
 use super::pipelines::pipeline;
 use super::transfer::empty;
 use crate::bail;
@@ -112,6 +113,10 @@ pub fn conv(g: &Geom, x: &Tensor, w: &Tensor) -> Result<Tensor> {
     let ctx = context_of(&[x, w])?;
     let m = mats(g);
     let out = empty(&[g.n, g.c_out, m.l], DType::F32, ctx.index)?;
+    if too_big(&[x, w], &[out.numel()])? {
+        by_planes(g.n, &[x], &[&out], &mut |p, n| Ok(vec![conv(&Geom { n, ..*g }, &p[0], w)?]))?;
+        return Ok(out);
+    }
     let chunk = batch_chunk(&ctx, "conv", g, &m)?;
     for n0 in (0..g.n).step_by(chunk) {
         let nb = chunk.min(g.n - n0);
@@ -136,6 +141,10 @@ pub fn conv_backward_input(g: &Geom, gy: &Tensor, w: &Tensor) -> Result<Tensor> 
     let ctx = context_of(&[gy, w])?;
     let m = mats(g);
     let dx = empty(&[g.n, m.in_vol], DType::F32, ctx.index)?;
+    if too_big(&[gy, w], &[dx.numel()])? {
+        by_planes(g.n, &[gy], &[&dx], &mut |p, n| Ok(vec![conv_backward_input(&Geom { n, ..*g }, &p[0], w)?]))?;
+        return Ok(dx);
+    }
     let chunk = batch_chunk(&ctx, "conv backward", g, &m)?;
     let gk = m.cg * m.k;
     for n0 in (0..g.n).step_by(chunk) {
@@ -165,6 +174,16 @@ pub fn conv_backward_weight(g: &Geom, gy: &Tensor, x: &Tensor) -> Result<Tensor>
     let gw = empty(&[g.c_out, gk], DType::F32, ctx.index)?;
     if g.n == 0 {
         kernels::fill(&gw, crate::core::Scalar::Float(0.0))?;
+        return Ok(gw);
+    }
+    if too_big(&[gy, x], &[gw.numel()])? {
+        // Pieces of images; their weight gradients add up.
+        kernels::fill(&gw, crate::core::Scalar::Float(0.0))?;
+        by_planes(g.n, &[gy, x], &[], &mut |p, n| {
+            let part = conv_backward_weight(&Geom { n, ..*g }, &p[0], &p[1])?;
+            kernels::binary(BinaryOp::Add, &gw, &gw, gw.layout(), &part, part.layout())?;
+            Ok(Vec::new())
+        })?;
         return Ok(gw);
     }
     let chunk = batch_chunk(&ctx, "conv backward", g, &m)?;
@@ -272,6 +291,14 @@ pub fn max_pool(x: &Tensor, input: [usize; 3], wins: [&[Win]; 3], out_shape: &[u
     if count == 0 {
         return Ok((out, idx));
     }
+    if too_big(&[x], &[count])? {
+        let planes = planes(count, sizes(wins).iter().product());
+        by_planes(planes, &[x], &[&out, &idx], &mut |p, n| {
+            let (v, i) = max_pool(&p[0], input, wins, &[n, count / planes])?;
+            Ok(vec![v, i])
+        })?;
+        return Ok((out, idx));
+    }
     let mut md = pool_md(count, input, sizes(wins), [x.offset(), 0], Divisor::Count, Some(wins))?;
     // The start value, the lowest of the dtype (-inf for floats), in the divisor's slot.
     md[10] = match x.dtype() {
@@ -289,6 +316,12 @@ pub fn max_pool(x: &Tensor, input: [usize; 3], wins: [&[Win]; 3], out_shape: &[u
 pub fn avg_pool(x: &Tensor, input: [usize; 3], wins: [&[Win]; 3], div: Divisor, out_shape: &[usize]) -> Result<Tensor> {
     let ctx = context_of(&[x])?;
     let out = empty(out_shape, DType::F32, ctx.index)?;
+    if out.numel() > 0 && too_big(&[x], &[out.numel()])? {
+        let planes = planes(out.numel(), sizes(wins).iter().product());
+        let per = out.numel() / planes;
+        by_planes(planes, &[x], &[&out], &mut |p, n| Ok(vec![avg_pool(&p[0], input, wins, div, &[n, per])?]))?;
+        return Ok(out);
+    }
     let md = pool_md(out.numel(), input, sizes(wins), [x.offset(), 0], div, Some(wins))?;
     run(&ctx, Family::Pool, "avg_forward", &md, &[buffer(&out)?.raw(), buffer(x)?.raw()], out.numel())?;
     Ok(out)
@@ -305,6 +338,14 @@ pub fn avg_pool_backward(
 ) -> Result<Tensor> {
     let ctx = context_of(&[grad])?;
     let gin = empty(in_shape, DType::F32, ctx.index)?;
+    if gin.numel() > 0 && too_big(&[grad], &[gin.numel()])? {
+        let planes = planes(gin.numel(), input.iter().product());
+        let per = gin.numel() / planes;
+        by_planes(planes, &[grad], &[&gin], &mut |p, n| {
+            Ok(vec![avg_pool_backward(&p[0], input, wins, div, &[n, per])?])
+        })?;
+        return Ok(gin);
+    }
     let md = pool_md(gin.numel(), input, sizes(wins), [grad.offset(), 0], div, Some(wins))?;
     run(&ctx, Family::Pool, "avg_backward", &md, &[buffer(&gin)?.raw(), buffer(grad)?.raw()], gin.numel())?;
     Ok(gin)
@@ -326,6 +367,13 @@ pub fn max_pool_backward(
     let plane_in: usize = input.iter().product();
     if planes(gin.numel(), plane_in) != planes(grad.numel(), out.iter().product()) {
         bail!(Value, "max_pool_backward: grad_out {:?} and input {in_shape:?} differ in planes", grad.shape());
+    }
+    if gin.numel() > 0 && too_big(&[grad, idx], &[gin.numel()])? {
+        let planes = planes(gin.numel(), plane_in);
+        by_planes(planes, &[grad, idx], &[&gin], &mut |p, n| {
+            Ok(vec![max_pool_backward(&p[0], &p[1], input, out, wins, &[n, plane_in])?])
+        })?;
+        return Ok(gin);
     }
     let md = pool_md(gin.numel(), input, out, [grad.offset(), idx.offset()], Divisor::Count, wins)?;
     let bufs = [buffer(&gin)?.raw(), buffer(grad)?.raw(), buffer(idx)?.raw()];
@@ -388,6 +436,12 @@ pub fn pad(x: &Tensor, input: [usize; 3], maps: &[Vec<usize>], out_shape: &[usiz
     crate::gpu::no_f16(x.dtype(), "pad")?;
     let ctx = context_of(&[x])?;
     let out = empty(out_shape, x.dtype(), ctx.index)?;
+    if out.numel() > 0 && too_big(&[x], &[out.numel()])? {
+        let planes = planes(x.numel(), input.iter().product());
+        let per = out.numel() / planes;
+        by_planes(planes, &[x], &[&out], &mut |p, n| Ok(vec![pad(&p[0], input, maps, &[n, per])?]))?;
+        return Ok(out);
+    }
     let md = pad_md(out.numel(), input, maps, x.offset(), false)?;
     run(&ctx, Family::Pad, "gather", &md, &[buffer(&out)?.raw(), buffer(x)?.raw()], out.numel())?;
     Ok(out)
@@ -398,6 +452,12 @@ pub fn pad(x: &Tensor, input: [usize; 3], maps: &[Vec<usize>], out_shape: &[usiz
 pub fn pad_backward(grad: &Tensor, input: [usize; 3], maps: &[Vec<usize>], in_shape: &[usize]) -> Result<Tensor> {
     let ctx = context_of(&[grad])?;
     let gin = empty(in_shape, DType::F32, ctx.index)?;
+    if gin.numel() > 0 && too_big(&[grad], &[gin.numel()])? {
+        let planes = planes(gin.numel(), input.iter().product());
+        let per = gin.numel() / planes;
+        by_planes(planes, &[grad], &[&gin], &mut |p, n| Ok(vec![pad_backward(&p[0], input, maps, &[n, per])?]))?;
+        return Ok(gin);
+    }
     let md = pad_md(gin.numel(), input, maps, grad.offset(), true)?;
     run(&ctx, Family::Pad, "scatter_sum", &md, &[buffer(&gin)?.raw(), buffer(grad)?.raw()], gin.numel())?;
     Ok(gin)

@@ -5,10 +5,12 @@
 
 use super::kernels::{buffer, context_of, word};
 use super::launch::{grid, launch};
+use super::pieces::too_big;
 use super::pipelines::pipeline;
 use super::transfer::empty;
 use crate::core::{DType, Error, Result, Tensor};
 use crate::gpu::shaders::Family;
+use crate::ops::copy::{assign, contiguous_copy};
 
 /// `[outer, C, inner, x_off, eps, gy_off, a_off, b_off, momentum, factor, from]`.
 #[derive(Default)]
@@ -57,6 +59,13 @@ pub fn batch_norm_stats(x: &Tensor, eps: f64) -> Result<Tensor> {
     let ctx = context_of(&[x])?;
     let md = Md { eps, ..Md::of(x)? };
     let stat = empty(&[3 * md.channels], DType::F32, ctx.index)?;
+    if too_big(&[x], &[])? {
+        for (c0, len) in channel_pieces(x)? {
+            let s = batch_norm_stats(&contiguous_copy(&x.narrow(1, c0 as i64, len)?)?, eps)?;
+            put_blocks(&stat, 3, md.channels, c0, len, &s)?;
+        }
+        return Ok(stat);
+    }
     let p = pipeline(&ctx, Family::BatchNorm, "stats", &[])?;
     let groups = grid(&ctx, md.channels as u64)?;
     launch(&ctx, &p, &md.words()?, &[buffer(&stat)?.raw(), buffer(x)?.raw()], groups)?;
@@ -92,7 +101,13 @@ pub fn batch_norm_normalize(x: &Tensor, stat: &Tensor, aff: &Tensor) -> Result<T
     let md = Md::of(x)?;
     let out = empty(x.shape(), DType::F32, ctx.index)?;
     let n = x.numel();
-    if n > 0 {
+    if n > 0 && too_big(&[x], &[n])? {
+        for (c0, len) in channel_pieces(x)? {
+            let xs = contiguous_copy(&x.narrow(1, c0 as i64, len)?)?;
+            let (st, af) = (blocks(stat, 3, md.channels, c0, len)?, blocks(aff, 2, md.channels, c0, len)?);
+            assign(&out.narrow(1, c0 as i64, len)?, &batch_norm_normalize(&xs, &st, &af)?)?;
+        }
+    } else if n > 0 {
         let p = pipeline(&ctx, Family::BatchNorm, "normalize", &[])?;
         let bufs = [buffer(&out)?.raw(), buffer(x)?.raw(), buffer(stat)?.raw(), buffer(aff)?.raw()];
         launch(&ctx, &p, &md.words()?, &bufs, grid(&ctx, (n as u64).div_ceil(256))?)?;
@@ -110,6 +125,16 @@ pub fn batch_norm_backward(x: &Tensor, gy: &Tensor, stat: &Tensor, aff: &Tensor)
     }
     let gx = empty(x.shape(), DType::F32, ctx.index)?;
     let sums = empty(&[2 * md.channels], DType::F32, ctx.index)?;
+    if too_big(&[x, gy], &[x.numel()])? {
+        for (c0, len) in channel_pieces(x)? {
+            let part = |t: &Tensor| contiguous_copy(&t.narrow(1, c0 as i64, len)?);
+            let (st, af) = (blocks(stat, 3, md.channels, c0, len)?, blocks(aff, 2, md.channels, c0, len)?);
+            let (g, s) = batch_norm_backward(&part(x)?, &part(gy)?, &st, &af)?;
+            assign(&gx.narrow(1, c0 as i64, len)?, &g)?;
+            put_blocks(&sums, 2, md.channels, c0, len, &s)?;
+        }
+        return Ok((gx, sums));
+    }
     let p = pipeline(&ctx, Family::BatchNorm, "backward", &[])?;
     let bufs = [
         buffer(&gx)?.raw(),
@@ -121,4 +146,38 @@ pub fn batch_norm_backward(x: &Tensor, gy: &Tensor, stat: &Tensor, aff: &Tensor)
     ];
     launch(&ctx, &p, &md.words()?, &bufs, grid(&ctx, md.channels as u64)?)?;
     Ok((gx, sums))
+}
+
+// ---- inputs larger than one storage binding: pieces of whole channels ----------------------
+
+/// Channel ranges `(first, count)` of `x` `(N, C, *)` whose values fit three quarters
+/// of a storage binding each (statistics are per channel, so channels never mix; the
+/// margin covers the buffer pool's rounding up, at most a quarter).
+fn channel_pieces(x: &Tensor) -> Result<Vec<(usize, usize)>> {
+    let limit = (buffer(x)?.ctx().limits.max_storage_buffer_binding_size / 4 * 3) as usize;
+    let c = x.shape()[1];
+    let per = 4 * x.numel() / c.max(1);
+    if per > limit {
+        return Err(Error::OutOfMemory(format!(
+            "batch_norm: one channel of an input of shape {:?} takes more than three quarters of a storage \
+             binding ({} bytes)",
+            x.shape(),
+            limit / 3 * 4
+        )));
+    }
+    let step = limit / per.max(1);
+    Ok((0..c).step_by(step).map(|c0| (c0, step.min(c - c0))).collect())
+}
+
+/// Channels `[c0, c0 + len)` of the per-channel vector `v` (`k` blocks of `c` values),
+/// as a fresh vector of `k` blocks of `len`.
+fn blocks(v: &Tensor, k: usize, c: usize, c0: usize, len: usize) -> Result<Tensor> {
+    let part = v.reshape(&[k as i64, c as i64])?.narrow(1, c0 as i64, len)?;
+    contiguous_copy(&part)?.reshape(&[(k * len) as i64])
+}
+
+/// Writes the `k` blocks of `len` in `src` into channels `[c0, c0 + len)` of `dst`.
+fn put_blocks(dst: &Tensor, k: usize, c: usize, c0: usize, len: usize, src: &Tensor) -> Result<()> {
+    let part = dst.reshape(&[k as i64, c as i64])?.narrow(1, c0 as i64, len)?;
+    assign(&part, &src.reshape(&[k as i64, len as i64])?)
 }

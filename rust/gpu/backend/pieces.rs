@@ -28,6 +28,9 @@ fn piece_bytes(t: &Tensor) -> Result<usize> {
     Ok((buffer(t)?.ctx().limits.max_storage_buffer_binding_size / 4) as usize)
 }
 
+/// A kernel run on the fresh, contiguous inputs of one piece of `usize` planes.
+pub(super) type PlaneKernel<'a> = dyn FnMut(&[Tensor], usize) -> Result<Vec<Tensor>> + 'a;
+
 /// One result of a piecewise op: the full result tensor, and whether its axes are the
 /// input's without the axis `keep` (as for argmax) rather than all of them.
 pub(super) struct Out<'a> {
@@ -90,6 +93,51 @@ fn cut(
             sub.iter().zip(outs).map(|(full, o)| Out { full, drops_keep: o.drops_keep }).collect();
         cut(&x.narrow(d as i64, start as i64, len)?, keep, &sub_outs, limit, f)?;
         start += len;
+    }
+    Ok(())
+}
+
+/// Whether a kernel over `inputs` with results of `out_elems` elements (4 bytes each)
+/// must run in pieces: some buffer or result exceeds one storage binding.
+pub(super) fn too_big(inputs: &[&Tensor], out_elems: &[usize]) -> Result<bool> {
+    let max = buffer(inputs[0])?.ctx().limits.max_storage_buffer_binding_size;
+    Ok(!bindable(inputs)? || out_elems.iter().any(|&n| n as u64 * 4 > max))
+}
+
+/// Runs a kernel that treats its operands as `planes` independent planes (pooling,
+/// padding, interpolation; convolution over images) on pieces of whole planes. Every
+/// input and result holds `planes` planes of its own length, contiguously. `f` gets
+/// each piece's inputs (fresh and contiguous, shaped `[planes in piece, plane length]`)
+/// with the piece's plane count, and returns its results, copied into `outs`.
+pub(super) fn by_planes(
+    planes: usize,
+    inputs: &[&Tensor],
+    outs: &[&Tensor],
+    f: &mut PlaneKernel<'_>,
+) -> Result<()> {
+    let limit = piece_bytes(inputs[0])?;
+    let flat = |t: &Tensor| t.reshape(&[planes as i64, -1]);
+    let (ins, outs) = (
+        inputs.iter().map(|t| flat(t)).collect::<Result<Vec<_>>>()?,
+        outs.iter().map(|t| flat(t)).collect::<Result<Vec<_>>>()?,
+    );
+    let plane = ins.iter().chain(&outs).map(|t| t.shape()[1] * 4).max().unwrap_or(4);
+    if plane > limit {
+        bail!(
+            OutOfMemory,
+            "a GPU op over planes of {plane} bytes cannot run in pieces of whole planes that fit a storage binding \
+             ({} bytes)",
+            limit * 4
+        );
+    }
+    let step = (limit / plane).max(1);
+    for p0 in (0..planes).step_by(step) {
+        let len = step.min(planes - p0);
+        let piece = |t: &Tensor| t.narrow(0, p0 as i64, len);
+        let args = ins.iter().map(|t| contiguous_copy(&piece(t)?)).collect::<Result<Vec<_>>>()?;
+        for (o, r) in outs.iter().zip(f(&args, len)?) {
+            assign(&piece(o)?, &r.reshape(&[len as i64, -1])?)?;
+        }
     }
     Ok(())
 }

@@ -58,6 +58,18 @@ fn run(entry: &str, md: &[u32], src: &Tensor, out_shape: &[usize], dtype: DType)
         return Ok(out);
     }
     small(out.numel())?;
+    if super::pieces::too_big(&[src], &[out.numel()])? {
+        // Pieces of whole planes (md[0] counts them).
+        let planes = md[0] as usize;
+        let per = out.numel() / planes;
+        let whole = [&out];
+        super::pieces::by_planes(planes, &[src], &whole, &mut |p, n| {
+            let mut md = md.to_vec();
+            md[0] = small(n)?;
+            Ok(vec![run(entry, &md, &p[0], &[n, per], dtype)?])
+        })?;
+        return Ok(out);
+    }
     let src = contiguous_from_zero(src)?;
     let p = pipeline(&ctx, Family::Resample, entry, &[])?;
     let bufs = [super::kernels::buffer(&out)?.raw(), super::kernels::buffer(&src)?.raw()];
