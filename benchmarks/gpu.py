@@ -6,7 +6,9 @@ just its recording. On a software adapter (lavapipe) the numbers say little abou
 run it on real hardware for figures worth recording.
 
 With --variants, each matmul size is also timed with each of the two matmul kernels
-forced (FERROGRAD_GPU_MATMUL, see rust/gpu/backend/kernels.rs), to check the shape rule.
+forced (FERROGRAD_GPU_MATMUL, see rust/gpu/backend/kernels.rs), to check the shape rule,
+and the elementwise cases with one element per invocation (FERROGRAD_GPU_ELEMENTWISE=1)
+against the default four.
 
 Run: .venv/bin/python benchmarks/gpu.py [--quick] [--variants]
 """
@@ -109,7 +111,8 @@ def main() -> None:
     x_np = rng.standard_normal(n, dtype=np.float32)
     x_cpu, x_gpu = fg.from_numpy(x_np), fg.from_numpy(x_np).to("gpu")
     x_th = torch.from_numpy(x_np).cuda() if cuda else None
-    cases = [("a + b", lambda x: x + x, lambda x: x + x, 3), ("exp", fg.exp, "exp", 2), ("sum", fg.sum, "sum", 1)]
+    cases = [("a + b", lambda x: x + x, lambda x: x + x, 3), ("a * 2", lambda x: x * 2.0, lambda x: x * 2.0, 2),
+             ("exp", fg.exp, "exp", 2), ("sum", fg.sum, "sum", 1)]
     for name, f, f_th, touched in cases:
         t_gpu = median_time(synced(lambda f=f: f(x_gpu)), repeat=5)
         t_cpu = median_time(lambda f=f: f(x_cpu), repeat=5)
@@ -118,6 +121,11 @@ def main() -> None:
             f_th = getattr(torch, f_th) if isinstance(f_th, str) else f_th
             t_th = median_time(lambda f=f_th: (f(x_th), torch.cuda.synchronize()), repeat=5)
         rows.append((f"{name}, {n >> 20}M f32", t_gpu, t_cpu, t_th, f"{touched * 4 * n / t_gpu / 1e9:.1f} GB/s"))
+        if "--variants" in sys.argv and name != "sum":
+            os.environ["FERROGRAD_GPU_ELEMENTWISE"] = "1"
+            t_v = median_time(synced(lambda f=f: f(x_gpu)), repeat=5)
+            del os.environ["FERROGRAD_GPU_ELEMENTWISE"]
+            rows.append((f"{name}, one element per invocation", t_v, None, None, f"{touched * 4 * n / t_v / 1e9:.1f} GB/s"))
 
     small = fg.ones(16, device="gpu")
     t_batch = median_time(synced(lambda: [small + 1 for _ in range(100)]), repeat=5) / 100

@@ -404,6 +404,65 @@ fn scalar(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     dst[o] = with_scalar({{TC}}(lhs[a]));
 }
 
+// `main` and `scalar` for dense launches, four elements per invocation (see `quad` in
+// common.wgsl).
+@compute @workgroup_size(256)
+fn main4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let n = md[0];
+    let i = linear_id(gid, nwg);
+    if (i >= quads(n)) {
+        return;
+    }
+    let e = quad(i, n);
+    let a = md[3] + quad_load(e, n);
+    let b = md[4] + quad_load(e, n);
+    let x0 = lhs[a.x];
+    let x1 = lhs[a.y];
+    let x2 = lhs[a.z];
+    let x3 = lhs[a.w];
+    let y0 = rhs[b.x];
+    let y1 = rhs[b.y];
+    let y2 = rhs[b.z];
+    let y3 = rhs[b.w];
+    let o = md[2] + e;
+    dst[o.x] = {{O}}(op({{TC}}(x0), {{TC}}(y0)));
+    if (e.y < n) {
+        dst[o.y] = {{O}}(op({{TC}}(x1), {{TC}}(y1)));
+    }
+    if (e.z < n) {
+        dst[o.z] = {{O}}(op({{TC}}(x2), {{TC}}(y2)));
+    }
+    if (e.w < n) {
+        dst[o.w] = {{O}}(op({{TC}}(x3), {{TC}}(y3)));
+    }
+}
+
+@compute @workgroup_size(256)
+fn scalar4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let n = md[0];
+    let i = linear_id(gid, nwg);
+    if (i >= quads(n)) {
+        return;
+    }
+    let e = quad(i, n);
+    let a = md[3] + quad_load(e, n);
+    let x0 = lhs[a.x];
+    let x1 = lhs[a.y];
+    let x2 = lhs[a.z];
+    let x3 = lhs[a.w];
+    let o = md[2] + e;
+    dst[o.x] = with_scalar({{TC}}(x0));
+    if (e.y < n) {
+        dst[o.y] = with_scalar({{TC}}(x1));
+    }
+    if (e.z < n) {
+        dst[o.z] = with_scalar({{TC}}(x2));
+    }
+    if (e.w < n) {
+        dst[o.w] = with_scalar({{TC}}(x3));
+    }
+}
+
 // Reads and writes through `dst` only (WebGPU cannot bind one buffer twice); used when
 // T and O agree, so `dst` holds the operand (the conversion to TC is then exact; for
 // other T/O pairs it only has to compile).

@@ -16,6 +16,24 @@ fn linear_id(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.y * nwg.x * WG + gid.x;
 }
 
+// Dense launches (every operand contiguous, md ndim 0) of the `*4` entry points: each
+// invocation takes four elements a quarter of the launch apart and loads all four
+// before storing any, so four memory requests per invocation are in flight (one element
+// per invocation leaves a big GPU's memory bandwidth idle). `quads(n)` is the number of
+// invocations; `quad(i, n)` invocation i's four element indices (the host launches this
+// form only for n < 2^31, so none overflows); indices at or past n are not stored, and
+// their loads read element n - 1 instead (`quad_load`).
+fn quads(n: u32) -> u32 {
+    return n / 4u + select(0u, 1u, n % 4u != 0u);
+}
+fn quad(i: u32, n: u32) -> vec4<u32> {
+    let q = quads(n);
+    return vec4<u32>(i, i + q, i + 2u * q, i + 3u * q);
+}
+fn quad_load(e: vec4<u32>, n: u32) -> vec4<u32> {
+    return min(e, vec4<u32>(n - 1u));
+}
+
 // Storage offset of the element with C-order index `i` in a tensor whose shape starts
 // at md[shape_at] (`ndim` entries) and strides at md[strides_at]. ndim == 0 marks a
 // launch where every operand is dense: element i then sits at `base + i`.

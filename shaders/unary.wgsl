@@ -22,3 +22,30 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let s = strided_offset(i, nd, 4u, 4u + 2u * nd, md[3]);
     dst[o] = {{O}}(op({{TC}}(src[s])));
 }
+
+// `main` for dense launches, four elements per invocation (see `quad` in common.wgsl).
+@compute @workgroup_size(256)
+fn main4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let n = md[0];
+    let i = linear_id(gid, nwg);
+    if (i >= quads(n)) {
+        return;
+    }
+    let e = quad(i, n);
+    let s = md[3] + quad_load(e, n);
+    let x0 = src[s.x];
+    let x1 = src[s.y];
+    let x2 = src[s.z];
+    let x3 = src[s.w];
+    let o = md[2] + e;
+    dst[o.x] = {{O}}(op({{TC}}(x0)));
+    if (e.y < n) {
+        dst[o.y] = {{O}}(op({{TC}}(x1)));
+    }
+    if (e.z < n) {
+        dst[o.z] = {{O}}(op({{TC}}(x2)));
+    }
+    if (e.w < n) {
+        dst[o.w] = {{O}}(op({{TC}}(x3)));
+    }
+}

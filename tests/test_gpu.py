@@ -576,3 +576,23 @@ def test_trig_is_accurate_for_every_magnitude(name):
     err = np.abs(got - want)
     bad = err > 2 * ulp
     assert not bad.any(), f"{name}: {bad.sum()} off, e.g. x={x[bad][:4]} got={got[bad][:4]} want={want[bad][:4]}"
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 8, 9, 1023, 1025, 70001])
+def test_dense_launches_four_elements_per_invocation_match_one(gpu_device, monkeypatch, n):
+    """Dense elementwise launches take four elements per invocation (`main4`/`scalar4`);
+    FERROGRAD_GPU_ELEMENTWISE=1 selects the one-element kernels. Both give the same bits,
+    for every tail length, and leave the elements past the result alone."""
+    rng = np.random.default_rng(n)
+    x, y = rng.normal(size=n).astype(np.float32), rng.normal(size=n).astype(np.float32)
+    results = {}
+    for mode in ("4", "1"):
+        monkeypatch.setenv("FERROGRAD_GPU_ELEMENTWISE", mode)
+        g, h = fg.tensor(x).to(gpu_device), fg.tensor(y).to(gpu_device)
+        out = fg.full((n + 3,), 7.0, device=gpu_device)
+        out[1:n + 1] = g  # a dense copy into a view at an offset
+        results[mode] = [t.cpu().numpy() for t in (g + h, g * 3.0, 2.0 - g, fg.exp(g), g.to(fg.int32), out)]
+    for four, one in zip(results["4"], results["1"]):
+        np.testing.assert_array_equal(four, one)
+    np.testing.assert_array_equal(results["4"][0], x + y)
+    np.testing.assert_array_equal(results["4"][5], np.concatenate([[7.0], x, [7.0, 7.0]]).astype(np.float32))

@@ -198,3 +198,25 @@ def test_tensors_beyond_the_largest_buffer_are_refused(gpu_device):
     n = buffer_limit(gpu_device) // 4 + 1
     with pytest.raises(MemoryError, match="largest buffer"):
         fg.empty(n, device=gpu_device)
+
+
+def test_a_tensor_over_2_31_bytes(gpu_device):
+    """Byte offsets past 2^31 (and element offsets near 2^29) through windows, views and
+    reductions: u32 index arithmetic must not overflow. Needs an adapter whose largest
+    buffer holds it (lavapipe's holds 2^31 - 1 bytes)."""
+    n = (1 << 29) + (1 << 20) + 5  # float32: 2 GiB + 4 MiB + 20 bytes
+    if n * 4 > buffer_limit(gpu_device):
+        pytest.skip(f"this adapter's largest buffer holds {buffer_limit(gpu_device)} bytes, less than {n * 4}")
+    host = (np.arange(n, dtype=np.int64) % 1009).astype(np.float32)
+    x = fg.tensor(host).to(gpu_device)
+    np.testing.assert_array_equal(x[-7:].cpu().numpy(), host[-7:])
+    y = x * 2.0 - 1.0
+    np.testing.assert_array_equal(y[n - 3:].cpu().numpy(), host[n - 3:] * 2 - 1)
+    np.testing.assert_array_equal(y[::1 << 26].cpu().numpy(), host[::1 << 26] * 2 - 1)
+    assert x.max().item() == 1008.0
+    np.testing.assert_allclose(x.sum().item(), host.astype(np.float64).sum(), rtol=1e-5)
+    m = x[: n - 5].reshape(-1, 1 << 10)
+    np.testing.assert_array_equal(fg.argmax(m[-3:], axis=1).cpu().numpy(), host[: n - 5].reshape(-1, 1 << 10)[-3:].argmax(axis=1))
+    del y
+    x[n - 2:] = 5.0
+    assert x[n - 1].item() == 5.0 and x[n - 3].item() == host[n - 3]

@@ -100,7 +100,8 @@ impl Family {
         match self {
             Family::Fill => &["fill", "arange"],
             Family::Xent => &["forward", "backward"],
-            Family::Binary => &["main", "scalar", "scalar_inplace"],
+            Family::Binary => &["main", "scalar", "scalar_inplace", "main4", "scalar4"],
+            Family::Unary | Family::Copy => &["main", "main4"],
             Family::Optim => &[
                 "sgd",
                 "sgd_momentum",

@@ -103,8 +103,27 @@ fn launch_elementwise(
     if n == 0 {
         return Ok(());
     }
+    if let Some(quad_entry) = quad_entry(family, entry, md, n) {
+        let p = pipeline(ctx, family, quad_entry, subs)?;
+        return launch(ctx, &p, md, buffers, grid(ctx, (n as u64).div_ceil(4).div_ceil(WG))?);
+    }
     let p = pipeline(ctx, family, entry, subs)?;
     launch(ctx, &p, md, buffers, grid(ctx, (n as u64).div_ceil(WG))?)
+}
+
+/// The four-elements-per-invocation twin of `entry` (`main4`, `scalar4`) for a dense
+/// launch (`md[1]`, the coalesced rank, is 0) of under 2^31 elements, unless
+/// `FERROGRAD_GPU_ELEMENTWISE=1` asks for one element per invocation (read at each
+/// launch, so a benchmark can time both).
+fn quad_entry(family: Family, entry: &str, md: &[u32], n: usize) -> Option<&'static str> {
+    if md[1] != 0 || n >= 1 << 31 || std::env::var("FERROGRAD_GPU_ELEMENTWISE").is_ok_and(|v| v == "1") {
+        return None;
+    }
+    match (family, entry) {
+        (Family::Unary | Family::Binary | Family::Copy, "main") => Some("main4"),
+        (Family::Binary, "scalar") => Some("scalar4"),
+        _ => None,
+    }
 }
 
 /// An elementwise launch over `shape` with one layout per operand (the metadata of

@@ -109,12 +109,7 @@ pub(super) fn too_big(inputs: &[&Tensor], out_elems: &[usize]) -> Result<bool> {
 /// input and result holds `planes` planes of its own length, contiguously. `f` gets
 /// each piece's inputs (fresh and contiguous, shaped `[planes in piece, plane length]`)
 /// with the piece's plane count, and returns its results, copied into `outs`.
-pub(super) fn by_planes(
-    planes: usize,
-    inputs: &[&Tensor],
-    outs: &[&Tensor],
-    f: &mut PlaneKernel<'_>,
-) -> Result<()> {
+pub(super) fn by_planes(planes: usize, inputs: &[&Tensor], outs: &[&Tensor], f: &mut PlaneKernel<'_>) -> Result<()> {
     let limit = piece_bytes(inputs[0])?;
     let flat = |t: &Tensor| t.reshape(&[planes as i64, -1]);
     let (ins, outs) = (
