@@ -22,5 +22,5 @@ if ! python3 -c "$has_gpu"; then
     python3 -c "$has_gpu" || exit 1
 fi
 timeout "${BENCH_S:-240}" python3 benchmarks/gpu.py --variants 2>&1 | tee "$out/bench.txt"
-timeout "${TESTS_S:-240}" python3 -m pytest tests -k "gpu or shaders" -rf --maxfail=25 -n 8 -p no:cacheprovider \
+timeout "${TESTS_S:-240}" python3 -m pytest tests -k "gpu or shaders" -rfs --maxfail=25 -n 8 -p no:cacheprovider \
     -W ignore::pytest.PytestUnraisableExceptionWarning 2>&1 | tee "$out/tests.log" | tail -40
