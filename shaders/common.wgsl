@@ -75,6 +75,14 @@ fn f32_copysign(x: f32, s: f32) -> f32 {
 fn f32_is_zero(x: f32) -> bool {
     return (bitcast<u32>(x) & 0x7fffffffu) == 0u;
 }
+// x * k with IEEE's inf * 0 = NaN, for a literal k that a driver may fold: NVIDIA's
+// compiles x * 0.0 to 0.0 (leaky_relu(-inf, 0.0) must be NaN, as in numpy and PyTorch).
+fn mul_ieee(x: f32, k: f32) -> f32 {
+    if (f32_is_zero(k) && (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u) {
+        return f32_nan(x);
+    }
+    return x * k;
+}
 // Float order and equality on the bit patterns. Drivers may flush subnormal operands of
 // float comparisons, max and min to zero (NVIDIA's Vulkan driver does; WGSL allows it),
 // which would make 1e-45 == 0; numpy compares them exactly. The key orders floats as

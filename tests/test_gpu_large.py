@@ -160,6 +160,9 @@ IMAGE_OPS = {
 
 @pytest.mark.parametrize("name", IMAGE_OPS)
 def test_image_ops_and_their_gradients_run_in_pieces(big, gpu_device, name):
+    if big.nbytes > 1 << 30:
+        # Forward and backward hold about ten tensors of this size at once.
+        pytest.skip(f"a tensor past this adapter's binding takes {big.nbytes >> 20} MiB; the image tests cap it at 1 GiB")
     images = big[: big.size // (3 * 48 * 48) * 3 * 48 * 48].reshape(-1, 3, 48, 48) * 0.001
     f = IMAGE_OPS[name]
     x = fg.tensor(images).to(gpu_device)

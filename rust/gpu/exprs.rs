@@ -71,10 +71,10 @@ pub fn unary_expr(op: UnaryOp, t: DType) -> Option<String> {
             Silu => s("silu_f32(x)"),
             // NaN passes through (a zero slope or alpha must not turn it into 0).
             LeakyRelu(slope) => {
-                Some(format!("select(x * {}, x, f32_positive(x) || f32_is_nan(x))", f32_literal(slope)))
+                Some(format!("select(mul_ieee(x, {}), x, f32_positive(x) || f32_is_nan(x))", f32_literal(slope)))
             }
             Elu(alpha) => {
-                Some(format!("select({} * expm1_f32(x), x, f32_positive(x) || f32_is_nan(x))", f32_literal(alpha)))
+                Some(format!("select(mul_ieee(expm1_f32(x), {}), x, f32_positive(x) || f32_is_nan(x))", f32_literal(alpha)))
             }
             BitNot => None,
         },
