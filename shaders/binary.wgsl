@@ -408,61 +408,37 @@ fn scalar(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
 // common.wgsl).
 @compute @workgroup_size(256)
 fn main4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let n = md[0];
-    let i = linear_id(gid, nwg);
-    if (i >= quads(n)) {
+    let e = quad_of(gid, nwg);
+    if (e.x == NO_QUAD) {
         return;
     }
-    let e = quad(i, n);
-    let a = md[3] + quad_load(e, n);
-    let b = md[4] + quad_load(e, n);
-    let x0 = lhs[a.x];
-    let x1 = lhs[a.y];
-    let x2 = lhs[a.z];
-    let x3 = lhs[a.w];
-    let y0 = rhs[b.x];
-    let y1 = rhs[b.y];
-    let y2 = rhs[b.z];
-    let y3 = rhs[b.w];
-    let o = md[2] + e;
-    dst[o.x] = {{O}}(op({{TC}}(x0), {{TC}}(y0)));
-    if (e.y < n) {
-        dst[o.y] = {{O}}(op({{TC}}(x1), {{TC}}(y1)));
-    }
-    if (e.z < n) {
-        dst[o.z] = {{O}}(op({{TC}}(x2), {{TC}}(y2)));
-    }
-    if (e.w < n) {
-        dst[o.w] = {{O}}(op({{TC}}(x3), {{TC}}(y3)));
+    let a = md[3] + quad_load(e);
+    let b = md[4] + quad_load(e);
+    let x = vec4<{{TC}}>({{TC}}(lhs[a.x]), {{TC}}(lhs[a.y]), {{TC}}(lhs[a.z]), {{TC}}(lhs[a.w]));
+    let y = vec4<{{TC}}>({{TC}}(rhs[b.x]), {{TC}}(rhs[b.y]), {{TC}}(rhs[b.z]), {{TC}}(rhs[b.w]));
+    let r = vec4<{{OC}}>(op(x.x, y.x), op(x.y, y.y), op(x.z, y.z), op(x.w, y.w));
+    for (var j = 0u; j < 4u; j = j + 1u) {
+        if (e[j] < md[0]) {
+            dst[md[2] + e[j]] = {{O}}(r[j]);
+        }
     }
 }
 
 @compute @workgroup_size(256)
 fn scalar4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let n = md[0];
-    let i = linear_id(gid, nwg);
-    if (i >= quads(n)) {
+    let e = quad_of(gid, nwg);
+    if (e.x == NO_QUAD) {
         return;
     }
-    let e = quad(i, n);
-    let a = md[3] + quad_load(e, n);
-    let x0 = lhs[a.x];
-    let x1 = lhs[a.y];
-    let x2 = lhs[a.z];
-    let x3 = lhs[a.w];
-    let o = md[2] + e;
-    dst[o.x] = with_scalar({{TC}}(x0));
-    if (e.y < n) {
-        dst[o.y] = with_scalar({{TC}}(x1));
-    }
-    if (e.z < n) {
-        dst[o.z] = with_scalar({{TC}}(x2));
-    }
-    if (e.w < n) {
-        dst[o.w] = with_scalar({{TC}}(x3));
+    let a = md[3] + quad_load(e);
+    let x = vec4<{{TC}}>({{TC}}(lhs[a.x]), {{TC}}(lhs[a.y]), {{TC}}(lhs[a.z]), {{TC}}(lhs[a.w]));
+    let r = vec4<{{O}}>(with_scalar(x.x), with_scalar(x.y), with_scalar(x.z), with_scalar(x.w));
+    for (var j = 0u; j < 4u; j = j + 1u) {
+        if (e[j] < md[0]) {
+            dst[md[2] + e[j]] = r[j];
+        }
     }
 }
-
 // Reads and writes through `dst` only (WebGPU cannot bind one buffer twice); used when
 // T and O agree, so `dst` holds the operand (the conversion to TC is then exact; for
 // other T/O pairs it only has to compile).

@@ -20,18 +20,26 @@ fn linear_id(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
 // invocation takes four elements a quarter of the launch apart and loads all four
 // before storing any, so four memory requests per invocation are in flight (one element
 // per invocation leaves a big GPU's memory bandwidth idle). `quads(n)` is the number of
-// invocations; `quad(i, n)` invocation i's four element indices (the host launches this
-// form only for n < 2^31, so none overflows); indices at or past n are not stored, and
-// their loads read element n - 1 instead (`quad_load`).
+// invocations (the host launches this form only for n < 2^31, so no index overflows);
+// indices at or past n are not stored, and their loads read element n - 1 instead
+// (`quad_load`).
+// `quad_of` gives an invocation's four element indices for a launch of md[0] elements,
+// or NO_QUAD for an invocation past the launch's end.
+const NO_QUAD: u32 = 0xffffffffu;
 fn quads(n: u32) -> u32 {
     return n / 4u + select(0u, 1u, n % 4u != 0u);
 }
-fn quad(i: u32, n: u32) -> vec4<u32> {
+fn quad_of(gid: vec3<u32>, nwg: vec3<u32>) -> vec4<u32> {
+    let n = md[0];
+    let i = linear_id(gid, nwg);
     let q = quads(n);
+    if (i >= q) {
+        return vec4<u32>(NO_QUAD);
+    }
     return vec4<u32>(i, i + q, i + 2u * q, i + 3u * q);
 }
-fn quad_load(e: vec4<u32>, n: u32) -> vec4<u32> {
-    return min(e, vec4<u32>(n - 1u));
+fn quad_load(e: vec4<u32>) -> vec4<u32> {
+    return min(e, vec4<u32>(md[0] - 1u));
 }
 
 // Storage offset of the element with C-order index `i` in a tensor whose shape starts

@@ -26,26 +26,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 // `main` for dense launches, four elements per invocation (see `quad` in common.wgsl).
 @compute @workgroup_size(256)
 fn main4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let n = md[0];
-    let i = linear_id(gid, nwg);
-    if (i >= quads(n)) {
+    let e = quad_of(gid, nwg);
+    if (e.x == NO_QUAD) {
         return;
     }
-    let e = quad(i, n);
-    let s = md[3] + quad_load(e, n);
-    let x0 = src[s.x];
-    let x1 = src[s.y];
-    let x2 = src[s.z];
-    let x3 = src[s.w];
-    let o = md[2] + e;
-    dst[o.x] = {{O}}(op({{TC}}(x0)));
-    if (e.y < n) {
-        dst[o.y] = {{O}}(op({{TC}}(x1)));
-    }
-    if (e.z < n) {
-        dst[o.z] = {{O}}(op({{TC}}(x2)));
-    }
-    if (e.w < n) {
-        dst[o.w] = {{O}}(op({{TC}}(x3)));
+    let s = md[3] + quad_load(e);
+    let x = vec4<{{TC}}>({{TC}}(src[s.x]), {{TC}}(src[s.y]), {{TC}}(src[s.z]), {{TC}}(src[s.w]));
+    let r = vec4<{{OC}}>(op(x.x), op(x.y), op(x.z), op(x.w));
+    for (var j = 0u; j < 4u; j = j + 1u) {
+        if (e[j] < md[0]) {
+            dst[md[2] + e[j]] = {{O}}(r[j]);
+        }
     }
 }
