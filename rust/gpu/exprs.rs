@@ -73,9 +73,10 @@ pub fn unary_expr(op: UnaryOp, t: DType) -> Option<String> {
             LeakyRelu(slope) => {
                 Some(format!("select(mul_ieee(x, {}), x, f32_positive(x) || f32_is_nan(x))", f32_literal(slope)))
             }
-            Elu(alpha) => {
-                Some(format!("select(mul_ieee(expm1_f32(x), {}), x, f32_positive(x) || f32_is_nan(x))", f32_literal(alpha)))
-            }
+            Elu(alpha) => Some(format!(
+                "select(mul_ieee(expm1_f32(x), {}), x, f32_positive(x) || f32_is_nan(x))",
+                f32_literal(alpha)
+            )),
             BitNot => None,
         },
         DType::I32 | DType::U32 => {

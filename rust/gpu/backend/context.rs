@@ -94,8 +94,11 @@ impl Context {
 
     /// Submits the pending work (a sync point does this; so does a full encoder).
     pub fn flush(&self) {
-        if let Some(cmd) = self.pending.take() {
-            self.queue.submit([cmd]);
+        if let Some(done) = self.pending.take() {
+            for arena in &done.arenas {
+                self.queue.write_buffer(&arena.buffer, 0, &arena.bytes);
+            }
+            self.queue.submit([done.commands]);
         }
     }
 

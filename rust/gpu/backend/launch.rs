@@ -1,8 +1,6 @@
 //! Recording one dispatch: the metadata buffer (binding 0), the bind group over the
 //! tensors' buffers (bindings 1..), and the workgroup grid.
 
-use wgpu::util::DeviceExt;
-
 use super::context::Context;
 use crate::bail;
 use crate::core::Result;
@@ -47,29 +45,30 @@ pub fn launch_windows(
     windows: &[Window<'_>],
     groups: [u32; 3],
 ) -> Result<()> {
-    let bytes: Vec<u8> = md.iter().flat_map(|v| v.to_le_bytes()).collect();
-    // A fresh buffer per dispatch: its contents are written at creation, so there is no
-    // ordering question with the commands already recorded.
-    let meta = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some("ferrograd metadata"),
-        contents: &bytes,
-        usage: wgpu::BufferUsages::STORAGE,
-    });
-    let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: meta.as_entire_binding() }];
-    for (i, w) in windows.iter().enumerate() {
+    // (A binding holds at least one word.)
+    let bytes: Vec<u8> = md.iter().chain(md.is_empty().then_some(&0)).flat_map(|v| v.to_le_bytes()).collect();
+    let align = ctx.limits.min_storage_buffer_offset_alignment as usize;
+    let layout = pipeline.get_bind_group_layout(0);
+    let full = ctx.pending.record_dispatch(&ctx.device, &bytes, align, |enc, meta, offset, size| {
         let resource = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-            buffer: w.buffer,
-            offset: w.offset,
-            size: w.size.and_then(wgpu::BufferSize::new),
+            buffer: meta,
+            offset,
+            size: wgpu::BufferSize::new(size),
         });
-        entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource });
-    }
-    let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: None,
-        layout: &pipeline.get_bind_group_layout(0),
-        entries: &entries,
-    });
-    let full = ctx.pending.record(&ctx.device, |enc| {
+        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource }];
+        for (i, w) in windows.iter().enumerate() {
+            let resource = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: w.buffer,
+                offset: w.offset,
+                size: w.size.and_then(wgpu::BufferSize::new),
+            });
+            entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource });
+        }
+        let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &layout,
+            entries: &entries,
+        });
         let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
         pass.set_pipeline(pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
