@@ -6,9 +6,7 @@ use crate::bail;
 use crate::core::Result;
 
 /// Records `pipeline` over `buffers` (each bound whole) with metadata `md` into the
-/// pending batch. A buffer larger than the adapter's largest storage binding cannot be
-/// bound whole: kernels that split such tensors bind windows ([`launch_windows`]); the
-/// others say so here instead of failing inside the driver.
+/// pending batch ([`launch_windows`] checks that each fits a storage binding).
 pub fn launch(
     ctx: &Context,
     pipeline: &wgpu::ComputePipeline,
@@ -16,15 +14,6 @@ pub fn launch(
     buffers: &[&wgpu::Buffer],
     groups: [u32; 3],
 ) -> Result<()> {
-    let max = ctx.limits.max_storage_buffer_binding_size;
-    if let Some(big) = buffers.iter().find(|b| b.size() > max) {
-        bail!(
-            OutOfMemory,
-            "this GPU op cannot yet split a tensor of {} bytes across storage bindings (the adapter binds at most {max} \
-             bytes); elementwise ops, copies and casts can",
-            big.size()
-        );
-    }
     let whole: Vec<Window> = buffers.iter().map(|&b| Window { buffer: b, offset: 0, size: None }).collect();
     launch_windows(ctx, pipeline, md, &whole, groups)
 }
@@ -45,6 +34,18 @@ pub fn launch_windows(
     windows: &[Window<'_>],
     groups: [u32; 3],
 ) -> Result<()> {
+    // Ops split tensors larger than a binding before they get here (windows, or pieces:
+    // `pieces.rs`); an operand that still does not fit (an index tensor of over 32M
+    // entries on lavapipe, say) is refused here rather than failing inside the driver.
+    let max = ctx.limits.max_storage_buffer_binding_size;
+    if let Some(w) = windows.iter().find(|w| w.size.unwrap_or(w.buffer.size() - w.offset) > max) {
+        bail!(
+            OutOfMemory,
+            "this GPU op cannot split an operand of {} bytes across storage bindings (the adapter binds at most {max} \
+             bytes)",
+            w.size.unwrap_or(w.buffer.size() - w.offset)
+        );
+    }
     // (A binding holds at least one word.)
     let bytes: Vec<u8> = md.iter().chain(md.is_empty().then_some(&0)).flat_map(|v| v.to_le_bytes()).collect();
     let align = ctx.limits.min_storage_buffer_offset_alignment as usize;
