@@ -5,7 +5,7 @@
 
 use super::kernels::{buffer, context_of};
 use super::launch::{grid, launch};
-use super::pieces::bindable;
+use super::pieces::{bindable, piece_bytes};
 use super::pipelines::pipeline;
 use super::transfer::empty;
 use crate::core::{DType, Error, Result, Tensor};
@@ -109,9 +109,8 @@ pub fn cross_entropy_grad(
 /// `(first sample, samples, rows per sample)`; the per-sample tensors hold `N * rows`.
 fn batches(logits: &Tensor) -> Result<Vec<(i64, usize, usize)>> {
     let shape = logits.shape();
-    let ctx = buffer(logits)?.ctx();
     let sample = 4 * shape[1..].iter().product::<usize>();
-    let limit = (ctx.limits.max_storage_buffer_binding_size / 4) as usize;
+    let limit = piece_bytes(logits)?;
     if shape.len() < 2 || sample > limit {
         return Err(Error::OutOfMemory(format!(
             "cross_entropy: one sample's logits {shape:?} take more than a quarter of a storage binding ({} bytes)",

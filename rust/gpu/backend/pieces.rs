@@ -24,7 +24,7 @@ pub(super) fn bindable(ts: &[&Tensor]) -> Result<bool> {
 
 /// Bytes a piece may take: a quarter of a binding, leaving room for results wider than
 /// their inputs (float16 widened to float32, values plus indices).
-fn piece_bytes(t: &Tensor) -> Result<usize> {
+pub(super) fn piece_bytes(t: &Tensor) -> Result<usize> {
     Ok((buffer(t)?.ctx().limits.max_storage_buffer_binding_size / 4) as usize)
 }
 
